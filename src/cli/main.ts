@@ -1,0 +1,68 @@
+/**
+ * THE EDGE. The only module that reads argv, sets the exit code or formats errors for a terminal.
+ * Each command is defined in src/cli/commands/<verb>.ts (flags and help only) and lazily imports its
+ * implementation, so `livesync --help` stays fast and one command's dependencies never load for another.
+ */
+import { Command, CommanderError } from 'commander';
+import { ExitCode } from '../errors/exit-codes.ts';
+import { InternalError, ToolError } from '../errors/errors.ts';
+import { COMMANDS } from './commands/index.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('livesync')
+    .description(
+      'Move a live application\'s data to a network share without stopping it.\n\n' +
+        'Typical use:\n' +
+        '  livesync start /srv/app /mnt/share     mirror continuously (foreground; run it under systemd)\n' +
+        '  livesync status                        lag, queue and throughput of the running job\n' +
+        '  livesync cutover                       freeze, final delta, mount the share at /srv/app, resume\n\n' +
+        'Exit codes: 0 ok, 1 bug, 2 usage, 3 configuration, 4 precondition failed, 5 rolled back,\n' +
+        '6 needs operator action, 7 daemon unreachable, 8 differences found, 9 unhealthy, 10 timeout.',
+    )
+    .version('0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
+  for (const define of COMMANDS) program.addCommand(define().exitOverride());
+  return program;
+}
+
+function report(err: unknown): number {
+  if (err instanceof ToolError) {
+    process.stderr.write(`livesync: ${err.message}\n`);
+    if (err.hint) process.stderr.write(`  fix: ${err.hint}\n`);
+    return err.exitCode;
+  }
+  if (err instanceof CommanderError) {
+    // commander already printed the message; help and version are not errors.
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
+    return ExitCode.usage;
+  }
+  const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  const prefix = err instanceof InternalError ? '' : 'Internal error: ';
+  process.stderr.write(`livesync: ${prefix}${text}\nThis is a bug in livesync; please report it with the output above.\n`);
+  return ExitCode.internal;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    let code: number = ExitCode.ok;
+    program.hook('postAction', (_this, action) => {
+      const value: unknown = (action as Command & { _exitCode?: number })._exitCode;
+      if (typeof value === 'number') code = value;
+    });
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    return report(err);
+  }
+}
+
+/** Commands call this to hand a non-zero exit code to main without throwing. */
+export function setExitCode(command: Command, code: number): void {
+  (command as Command & { _exitCode?: number })._exitCode = code;
+}
+
+const code = await main(process.argv.slice(2));
+process.exitCode = code;
