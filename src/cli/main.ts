@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ExitCode } from '../errors/exit-codes.ts';
-import { InternalError, ToolError } from '../errors/errors.ts';
+import { InternalError, QuietExit, ToolError } from '../errors/errors.ts';
 import { COMMANDS } from './commands/index.ts';
 
 export function buildProgram(): Command {
@@ -28,6 +28,7 @@ export function buildProgram(): Command {
 }
 
 function report(err: unknown): number {
+  if (err instanceof QuietExit) return err.exitCode;
   if (err instanceof ToolError) {
     process.stderr.write(`livesync: ${err.message}\n`);
     if (err.hint) process.stderr.write(`  fix: ${err.hint}\n`);
@@ -47,21 +48,11 @@ function report(err: unknown): number {
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
-    let code: number = ExitCode.ok;
-    program.hook('postAction', (_this, action) => {
-      const value: unknown = (action as Command & { _exitCode?: number })._exitCode;
-      if (typeof value === 'number') code = value;
-    });
     await program.parseAsync(argv, { from: 'user' });
-    return code;
+    return ExitCode.ok;
   } catch (err) {
     return report(err);
   }
-}
-
-/** Commands call this to hand a non-zero exit code to main without throwing. */
-export function setExitCode(command: Command, code: number): void {
-  (command as Command & { _exitCode?: number })._exitCode = code;
 }
 
 const code = await main(process.argv.slice(2));

@@ -47,3 +47,13 @@ export function errnoCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;
   return undefined;
 }
+
+/** A command finished and already printed its result, but must exit non-zero (e.g. verify found differences). */
+export class QuietExit extends Error {
+  override name = 'QuietExit';
+  readonly exitCode: number;
+  constructor(exitCode: number) {
+    super(`exit ${exitCode}`);
+    this.exitCode = exitCode;
+  }
+}

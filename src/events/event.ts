@@ -32,7 +32,10 @@ export type EventBody =
   | { type: 'watch-ready'; watchedDirs: number; durationMs: number; watcher: string }
   | { type: 'watch-failed'; path: string; errno: string; message: string }
   | { type: 'overflow'; total: number }
-  | { type: 'changes'; count: number; pendingPaths: number }
+  /** watcher events absorbed into the dirty set (one event per watcher read, not per inotify event) */
+  | { type: 'changes'; count: number }
+  /** the dirty set and in-flight batch changed size; oldestChangeAt is the first-seen time of the oldest unsynced change */
+  | { type: 'queue'; pendingPaths: number; inFlightPaths: number; oldestChangeAt: number | null }
   | { type: 'seed-start'; workers: number }
   | { type: 'seed-progress'; progress: SeedProgress }
   | { type: 'seed-done'; files: number; bytes: number; durationMs: number }
@@ -50,6 +53,8 @@ export type EventBody =
   | { type: 'batch-failed'; id: number; exitCode: number | null; outcome: string; message: string; retryInMs: number }
   | { type: 'rename'; from: string; to: string; ok: boolean; errno?: string }
   | { type: 'path-failed'; path: string; message: string; attempts: number }
+  | { type: 'path-recovered'; path: string }
+  | { type: 'job'; name: string; source: string; target: string; stateDir: string; watcher: string }
   | { type: 'heartbeat'; lagMs: number }
   | { type: 'warning'; code: string; message: string }
   | { type: 'info'; message: string; data?: Record<string, unknown> }
