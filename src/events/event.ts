@@ -31,6 +31,8 @@ export type EventBody =
   | { type: 'state'; state: MirrorState; reason?: string }
   | { type: 'watch-ready'; watchedDirs: number; durationMs: number; watcher: string }
   | { type: 'watch-failed'; path: string; errno: string; message: string }
+  /** the watcher's current counts (emitted when they change, or with each heartbeat): keeps status and metrics fresh */
+  | { type: 'watches'; watchedDirs: number; unwatchedDirs: number }
   | { type: 'overflow'; total: number }
   /** watcher events absorbed into the dirty set (one event per watcher read, not per inotify event) */
   | { type: 'changes'; count: number }
@@ -54,7 +56,8 @@ export type EventBody =
   | { type: 'rename'; from: string; to: string; ok: boolean; errno?: string }
   | { type: 'path-failed'; path: string; message: string; attempts: number }
   | { type: 'path-recovered'; path: string }
-  | { type: 'job'; name: string; source: string; target: string; stateDir: string; watcher: string }
+  /** pid and version (optional, additive) let status and metrics show which process answers */
+  | { type: 'job'; name: string; source: string; target: string; stateDir: string; watcher: string; pid?: number; version?: string }
   | { type: 'heartbeat'; lagMs: number }
   | { type: 'warning'; code: string; message: string }
   | { type: 'info'; message: string; data?: Record<string, unknown> }

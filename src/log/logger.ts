@@ -12,6 +12,7 @@ const LEVEL: Record<EventType, Level> = {
   state: 'info',
   'watch-ready': 'info',
   'watch-failed': 'warn',
+  watches: 'debug',
   overflow: 'warn',
   changes: 'debug',
   queue: 'debug',

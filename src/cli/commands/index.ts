@@ -1,4 +1,7 @@
 /** Every command's definition (flags, help). Implementations load lazily from their concern folders. */
 import type { Command } from 'commander';
+import { startCommand } from './start.ts';
 
-export const COMMANDS: Array<() => Command> = [];
+export const COMMANDS: Array<() => Command> = [
+  startCommand,
+];

@@ -1,0 +1,43 @@
+/** `livesync start`: flags and help. The daemon lifecycle lives in src/daemon/run.ts. */
+import { Command, Option } from 'commander';
+import { DEFAULT_DELAY_MS, DEFAULT_MAX_WAIT_MS, DEFAULT_SEED_WORKERS, DEFAULT_STATE_DIR } from '../../config/start-options.ts';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export function startCommand(): Command {
+  return new Command('start')
+    .description('Mirror SOURCE to TARGET continuously: watch, seed, then batched rsync of every change (foreground).')
+    .argument('<source>', 'directory the application writes to (e.g. /srv/app)')
+    .argument('<target>', 'directory on the share (e.g. /mnt/share), already mounted unless --mount is given')
+    .option('--name <name>', 'job name for status/flush/stop/cutover (default: derived from the source path)')
+    .option('--state-dir <dir>', `where the control socket, lock and pending state live (env LIVESYNC_STATE_DIR)`, DEFAULT_STATE_DIR)
+    .option('--exclude <glob>', 'rsync-style pattern to leave out (repeatable); applied to watches, the seed and every batch', collect)
+    .option('--delay <ms>', `trailing debounce after the last change before a batch starts`, String(DEFAULT_DELAY_MS))
+    .option('--max-wait <ms>', `start a batch at most this long after the first unsynced change, however busy`, String(DEFAULT_MAX_WAIT_MS))
+    .addOption(new Option('--watcher <kind>', 'inotify (one watch per directory, any tree size) or chokidar (small trees only)').choices(['inotify', 'chokidar']).default('inotify'))
+    .option('--seed-workers <n>', 'parallel rsync workers for the seed, split by top-level entry (hard links across top-level entries need 1)', String(DEFAULT_SEED_WORKERS))
+    .option('--mount <spec>', 'mount SPEC at TARGET first (e.g. nas04:/share01)')
+    .option('--type <fstype>', 'filesystem type for --mount (e.g. nfs)')
+    .option('--options <opts>', 'mount options for --mount (e.g. vers=4.2)')
+    .option('--no-heartbeat', 'do not write the .livesync-heartbeat cookie (disables heartbeatLagMs)')
+    .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (off by default)')
+    .addHelpText(
+      'after',
+      `
+Runs in the foreground until SIGINT/SIGTERM or \`livesync stop\`; run it under systemd. Order that loses nothing:
+watches first, then the seed (a full rsync), queueing every change made meanwhile, then continuous mirroring.
+Logs are JSON lines on stderr (pretty on a terminal); LIVESYNC_LOG_LEVEL=debug shows every batch.
+
+Examples:
+  livesync start /srv/app /mnt/share
+  livesync start /srv/app /mnt/share --exclude '*.tmp' --exclude /cache/
+  livesync start /srv/app /mnt/share --mount nas04:/share01 --type nfs --options vers=4.2
+`,
+    )
+    .action(async (source: string, target: string, raw: Record<string, unknown>) => {
+      const { normalizeStartOptions } = await import('../../config/start-options.ts');
+      const { runDaemon } = await import('../../daemon/run.ts');
+      const options = normalizeStartOptions(source, target, raw);
+      await runDaemon(options, { pretty: process.stderr.isTTY === true });
+    });
+}

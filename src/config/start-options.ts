@@ -1,0 +1,113 @@
+/**
+ * `livesync start` options: validate each next to its meaning, normalize once, freeze. Every rejection is a
+ * ToolError with a one-line message naming the problem and a hint naming the fix; nothing is changed before
+ * validation passes.
+ */
+import { statSync } from 'node:fs';
+import { basename, isAbsolute, resolve } from 'node:path';
+import { ToolError, usageError } from '../errors/errors.ts';
+import { ExitCode } from '../errors/exit-codes.ts';
+
+/** Trailing debounce default: measured (docs/benchmarks.md) against the single-write latency goal. */
+export const DEFAULT_DELAY_MS = 5;
+/** Under continuous churn a batch still starts within this long of the first unsynced change. */
+export const DEFAULT_MAX_WAIT_MS = 200;
+export const DEFAULT_STATE_DIR = '/run/livesync';
+export const DEFAULT_SEED_WORKERS = 1;
+
+export interface RawStartOptions {
+  name?: string;
+  stateDir?: string;
+  exclude?: string[];
+  delay?: string;
+  maxWait?: string;
+  watcher?: string;
+  mount?: string;
+  type?: string;
+  options?: string;
+  seedWorkers?: string;
+  heartbeat?: boolean;
+  metrics?: string;
+}
+
+export interface StartOptions {
+  source: string;
+  target: string;
+  name: string;
+  stateDir: string;
+  excludes: string[];
+  delayMs: number;
+  maxWaitMs: number;
+  watcher: 'inotify' | 'chokidar';
+  mount: { spec: string; type: string | undefined; options: string | undefined } | null;
+  seedWorkers: number;
+  heartbeat: boolean;
+  metrics: string | undefined;
+}
+
+const NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+export function defaultName(source: string): string {
+  const cleaned = source.replace(/^\/+|\/+$/g, '').replace(/[^A-Za-z0-9._-]+/g, '-').slice(-64);
+  return cleaned === '' ? 'root' : cleaned;
+}
+
+export function validateName(name: string): string {
+  if (!NAME.test(name)) throw usageError('E_BAD_NAME', `invalid job name "${name}"`, 'use 1-64 characters from A-Z a-z 0-9 . _ -');
+  return name;
+}
+
+function intOption(flag: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw usageError('E_BAD_OPTION', `${flag} must be an integer from ${min} to ${max}, got "${value}"`, `pass e.g. ${flag} ${fallback}`);
+  }
+  return n;
+}
+
+function directory(label: string, path: string): string {
+  const abs = resolve(path);
+  let st;
+  try {
+    st = statSync(abs);
+  } catch {
+    throw new ToolError('E_NO_DIR', `${label} ${abs} does not exist`, { hint: `create it or fix the path`, exitCode: ExitCode.usage });
+  }
+  if (!st.isDirectory()) throw usageError('E_NOT_DIR', `${label} ${abs} is not a directory`, 'pass a directory');
+  return abs;
+}
+
+function within(child: string, parent: string): boolean {
+  return child === parent || child.startsWith(parent.endsWith('/') ? parent : `${parent}/`);
+}
+
+export function normalizeStartOptions(source: string, target: string, raw: RawStartOptions): Readonly<StartOptions> {
+  const src = directory('source', source);
+  const dst = raw.mount ? resolve(target) : directory('target', target);
+  if (raw.mount && !isAbsolute(dst)) throw usageError('E_BAD_TARGET', `target must be absolute with --mount`, 'pass an absolute mount point');
+  if (raw.mount) directory('target mount point', dst);
+  if (within(dst, src) || within(src, dst)) {
+    throw usageError('E_OVERLAP', `source ${src} and target ${dst} overlap`, 'the target must be outside the source and vice versa');
+  }
+  if (src === '/') throw usageError('E_ROOT_SOURCE', 'refusing to mirror /', 'pass the application data directory');
+  const watcher = raw.watcher ?? 'inotify';
+  if (watcher !== 'inotify' && watcher !== 'chokidar') {
+    throw usageError('E_BAD_OPTION', `--watcher must be inotify or chokidar, got "${watcher}"`, 'use --watcher inotify (default) for large trees');
+  }
+  if ((raw.type || raw.options) && !raw.mount) throw usageError('E_BAD_OPTION', '--type and --options need --mount SPEC', 'add --mount, or drop them');
+  return Object.freeze({
+    source: src,
+    target: dst,
+    name: validateName(raw.name ?? defaultName(basename(src) === '' ? src : src)),
+    stateDir: resolve(raw.stateDir ?? process.env['LIVESYNC_STATE_DIR'] ?? DEFAULT_STATE_DIR),
+    excludes: raw.exclude ?? [],
+    delayMs: intOption('--delay', raw.delay, DEFAULT_DELAY_MS, 0, 600_000),
+    maxWaitMs: intOption('--max-wait', raw.maxWait, DEFAULT_MAX_WAIT_MS, 1, 3_600_000),
+    watcher,
+    mount: raw.mount ? { spec: raw.mount, type: raw.type, options: raw.options } : null,
+    seedWorkers: intOption('--seed-workers', raw.seedWorkers, DEFAULT_SEED_WORKERS, 1, 64),
+    heartbeat: raw.heartbeat ?? true,
+    metrics: raw.metrics,
+  });
+}

@@ -1,0 +1,95 @@
+/**
+ * The daemon lifecycle of `livesync start`, in a fixed order (mutagen's runMain):
+ *   lock → signal handlers → logger → (mount) → watcher + mirror → control socket (+ metrics) →
+ *   await {signal, `livesync stop`, halt} → stop the mirror (in-flight batch finishes, pending persisted) →
+ *   dispose in reverse.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EventBus } from '../events/event.ts';
+import { createLogger, logEvents } from '../log/logger.ts';
+import { ToolError } from '../errors/errors.ts';
+import { ExitCode } from '../errors/exit-codes.ts';
+import { Mirror } from '../engine/mirror.ts';
+import { createWatcher } from '../watch/create.ts';
+import { compileExcludes } from '../watch/exclude.ts';
+import { ensureDir } from '../sys/fsops.ts';
+import { mount, mountAt } from '../sys/mount.ts';
+import { toBytes } from '../util/bpath.ts';
+import type { StartOptions } from '../config/start-options.ts';
+import { progressLine } from './progress-line.ts';
+
+export interface RunContext {
+  pretty: boolean;
+}
+
+export async function runDaemon(options: Readonly<StartOptions>, ctx: RunContext): Promise<void> {
+  ensureDir(options.stateDir, 0o700);
+  const bus = new EventBus();
+  const logger = createLogger({ pretty: ctx.pretty });
+  const unlog = logEvents(bus, logger);
+  const disposers: Array<() => Promise<void> | void> = [unlog];
+  if (ctx.pretty) disposers.push(progressLine(bus));
+  try {
+    if (options.mount) await mountTarget(options);
+    const excludes = compileExcludes(options.excludes);
+    const watcher = createWatcher(options.watcher, { root: options.source, isExcluded: excludes.isExcluded });
+    const mirror = new Mirror({
+      info: { name: options.name, source: options.source, target: options.target, stateDir: options.stateDir, pid: process.pid, startedAt: Date.now(), watcher: options.watcher },
+      bus,
+      watcher,
+      isExcluded: excludes.isExcluded,
+      source: options.source,
+      target: options.target,
+      excludeArgs: excludes.rsyncArgs(),
+      delayMs: options.delayMs,
+      maxWaitMs: options.maxWaitMs,
+      seedWorkers: options.seedWorkers,
+      heartbeat: options.heartbeat,
+    });
+    const onSignal = (signal: NodeJS.Signals): void => {
+      bus.emit({ type: 'info', message: `received ${signal}; stopping after the in-flight batch` });
+      void mirror.stop();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    disposers.push(() => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    });
+    await mirror.run();
+    persistPending(options, mirror);
+  } finally {
+    for (const dispose of disposers.reverse()) await dispose();
+    logger.flush();
+  }
+}
+
+async function mountTarget(options: Readonly<StartOptions>): Promise<void> {
+  const m = options.mount!;
+  const existing = mountAt(options.target);
+  if (existing && existing.source === m.spec) return; // already mounted: idempotent
+  if (existing) {
+    throw new ToolError('E_TARGET_MOUNTED', `${options.target} already has ${existing.source} mounted on it, not ${m.spec}`, {
+      hint: `unmount it or drop --mount`,
+      exitCode: ExitCode.config,
+    });
+  }
+  const res = await mount(m.spec, options.target, { ...(m.type ? { type: m.type } : {}), ...(m.options ? { options: m.options } : {}) });
+  if (res.exitCode !== 0) {
+    throw new ToolError('E_MOUNT', `mount of ${m.spec} at ${options.target} failed: ${res.stderr.trim() || res.spawnError || `exit ${res.exitCode}`}`, {
+      hint: 'check the share, the type (--type) and options (--options); try the same mount(8) by hand',
+      exitCode: ExitCode.config,
+    });
+  }
+}
+
+/** Pending paths survive a stop: the next start reconciles with a full pass anyway, this is the record. */
+function persistPending(options: Readonly<StartOptions>, mirror: Mirror): void {
+  const { entries, renames } = mirror.pending();
+  const file = join(options.stateDir, `${options.name}.pending`);
+  const parts: Buffer[] = [];
+  for (const e of entries) parts.push(toBytes(`${e.flags}:${e.path}`), Buffer.from([0]));
+  for (const r of renames) parts.push(toBytes(`R:${r.from}`), Buffer.from([0]), toBytes(r.to), Buffer.from([0]));
+  writeFileSync(file, Buffer.concat(parts), { mode: 0o600 });
+}

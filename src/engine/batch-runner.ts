@@ -1,0 +1,87 @@
+/**
+ * Runs one batch: replays renames on the target (so a moved 10 GB file or big directory is a rename, not a
+ * re-copy), then hands the flat, forced and deep lists to rsync. Returns what happened; it never touches the
+ * dirty set (the mirror decides what to re-queue).
+ */
+import { run } from '../sys/exec.ts';
+import { renameUnder } from '../sys/fsops.ts';
+import { toBytes, type RelPath } from '../util/bpath.ts';
+import { batchArgs, parseStats, type ListMode, type RsyncCommon } from '../sync/rsync-args.ts';
+import { classifyExit, type RsyncOutcome } from '../sync/rsync-exit.ts';
+import { tail } from '../sync/seed.ts';
+import type { BatchPlan } from './batch-plan.ts';
+
+export interface Rename {
+  from: RelPath;
+  to: RelPath;
+  isDir: boolean;
+}
+
+export interface RenameResult extends Rename {
+  ok: boolean;
+  errno?: string;
+}
+
+export interface ListResult {
+  mode: ListMode;
+  paths: number;
+  outcome: RsyncOutcome;
+  exitCode: number | null;
+  message: string;
+  files: number;
+  bytes: number;
+  durationMs: number;
+}
+
+/**
+ * Replays renames in order. After the first failure every later rename is skipped too (its source may be the
+ * destination of the failed one); the caller syncs the destinations of failed and skipped renames instead.
+ */
+export function replayRenames(target: string, renames: readonly Rename[]): RenameResult[] {
+  const results: RenameResult[] = [];
+  let failed = false;
+  for (const r of renames) {
+    if (failed) {
+      results.push({ ...r, ok: false, errno: 'SKIPPED' });
+      continue;
+    }
+    const res = renameUnder(target, r.from, r.to);
+    if (!res.ok) failed = true;
+    results.push(res.ok ? { ...r, ok: true } : { ...r, ok: false, errno: res.errno });
+  }
+  return results;
+}
+
+function nulList(paths: readonly RelPath[]): Buffer {
+  return Buffer.concat(paths.flatMap((p) => [toBytes(p === '' ? '.' : p), Buffer.from([0])]));
+}
+
+export async function runList(common: RsyncCommon, mode: ListMode, paths: readonly RelPath[]): Promise<ListResult> {
+  const result = await run(common.rsync ?? 'rsync', batchArgs(common, mode), { input: nulList(paths) });
+  const { outcome, why } = result.spawnError ? { outcome: 'fatal' as const, why: result.spawnError } : classifyExit(result.exitCode, result.signal);
+  const stats = parseStats(result.stdout);
+  return {
+    mode,
+    paths: paths.length,
+    outcome,
+    exitCode: result.exitCode,
+    message: outcome === 'ok' ? 'ok' : `rsync exit ${result.exitCode ?? result.signal}: ${why}${result.stderr ? `: ${tail(result.stderr)}` : ''}`,
+    files: stats.files,
+    bytes: stats.bytes,
+    durationMs: result.durationMs,
+  };
+}
+
+/** The rsync runs of one plan, in order: flat, forced, deep (empty lists are skipped). */
+export async function runPlan(common: RsyncCommon, plan: BatchPlan): Promise<ListResult[]> {
+  const results: ListResult[] = [];
+  const lists: Array<[ListMode, RelPath[]]> = [
+    ['flat', plan.flat],
+    ['forced', plan.forced],
+    ['deep', plan.deep],
+  ];
+  for (const [mode, paths] of lists) {
+    if (paths.length > 0) results.push(await runList(common, mode, paths));
+  }
+  return results;
+}

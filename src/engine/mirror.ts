@@ -1,0 +1,350 @@
+/**
+ * The mirror: one job keeping TARGET identical to SOURCE. Follow one event: the watcher (src/watch/) reports a
+ * WatchChange → `#absorb` marks the dirty set (src/engine/dirty-set.ts) → `#schedule` arms the trailing
+ * debounce (delay, capped by maxWait) → `#runBatch` drains the set, replays renames and hands the lists to
+ * rsync (src/engine/batch-runner.ts) → success clears them, failure puts them back with a backoff.
+ *
+ *   starting ──watches ready──▶ seeding ──seed ok──▶ catching-up ──queue empty──▶ in-sync
+ *                                 │                     ▲      │                      │
+ *                                 └──seed failed──▶ degraded ◀─┴──batch failed / target lost
+ *                                                       └──retry ok──▶ catching-up
+ *   any ──source root gone──▶ halted (the target is left untouched; an operator must resolve)
+ *   any ──stop()──▶ stopping (in-flight batch finishes, pending paths persisted)
+ *
+ * Order that loses nothing: watches first, then the seed; events during the seed wait in the dirty set and
+ * are synced after it. Only one batch is in flight, so a path is never in two concurrent batches.
+ */
+import type { EventBus, MirrorState } from '../events/event.ts';
+import type { FlushResult, JobControl, JobInfo } from './job.ts';
+import type { WatchChange, Watcher } from '../watch/types.ts';
+import { parentOf, type RelPath } from '../util/bpath.ts';
+import { identity, sameIdentity, unlinkUnder, writeFileUnder, type Identity } from '../sys/fsops.ts';
+import { DATA, DEEP, DirtySet, META, type DirtyEntry } from './dirty-set.ts';
+import { planBatch, SAME_TICK_WINDOW_MS } from './batch-plan.ts';
+import { replayRenames, runPlan, type Rename } from './batch-runner.ts';
+import { backoffMs } from '../sync/rsync-exit.ts';
+import { seed } from '../sync/seed.ts';
+import type { RsyncCommon } from '../sync/rsync-args.ts';
+import { flushCookie, heartbeatCookie, HEARTBEAT_INTERVAL_MS, isCookie } from './cookies.ts';
+import { Waiters } from './waiters.ts';
+
+/** Lag above which an in-sync job reports catching-up again, and below which it is in-sync. */
+export const CATCHING_UP_LAG_MS = 10_000;
+
+export interface MirrorOptions extends RsyncCommon {
+  info: JobInfo;
+  bus: EventBus;
+  watcher: Watcher;
+  isExcluded: (rel: RelPath, isDir: boolean) => boolean;
+  /** trailing debounce after the last event */
+  delayMs: number;
+  /** a batch starts at most this long after the first unsynced event, however busy the source */
+  maxWaitMs: number;
+  seedWorkers: number;
+  heartbeat: boolean;
+}
+
+export class Mirror implements JobControl {
+  readonly info: JobInfo;
+  readonly bus: EventBus;
+  #o: MirrorOptions;
+  #dirty = new DirtySet();
+  #renames: Rename[] = [];
+  #inFlight: DirtyEntry[] | null = null;
+  #inFlightOldest: number | null = null;
+  #recent = new Map<RelPath, number>();
+  #state: MirrorState = 'starting';
+  #seeded = false;
+  #timer: NodeJS.Timeout | null = null;
+  #firstPendingAt: number | null = null;
+  #attempt = 0;
+  #targetId: Identity | null = null;
+  #sourceId: Identity | null = null;
+  #heartbeat: { timer: NodeJS.Timeout | null; writtenAt: number | null } = { timer: null, writtenAt: null };
+  #cookiesSeen = new Map<RelPath, () => void>();
+  #flushes = 0;
+  #idle = new Waiters();
+  #stopped = new Waiters();
+  #stopping = false;
+  #batchId = 0;
+
+  constructor(options: MirrorOptions) {
+    this.#o = options;
+    this.info = options.info;
+    this.bus = options.bus;
+    options.watcher.onChanges = (changes) => this.#absorb(changes);
+    options.watcher.onProblem = (p) => {
+      if (p.kind === 'root-gone') this.#halt(`source root ${this.info.source} disappeared or was replaced`);
+      else if (p.kind === 'overflow') this.bus.emit({ type: 'overflow', total: options.watcher.stats().overflows });
+      else this.bus.emit({ type: 'watch-failed', path: p.path ?? '', errno: p.errno, message: p.message });
+    };
+  }
+
+  get state(): MirrorState {
+    return this.#state;
+  }
+
+  get dirty(): DirtySet {
+    return this.#dirty;
+  }
+
+  /** Runs until stop() or a halt. Resolves when stopped. */
+  async run(): Promise<void> {
+    this.bus.emit({ type: 'job', name: this.info.name, source: this.info.source, target: this.info.target, stateDir: this.info.stateDir, watcher: this.info.watcher });
+    this.#setState('starting');
+    const src = identity(this.info.source);
+    const dst = identity(this.info.target);
+    if (!('dev' in src) || !('dev' in dst)) throw new Error('source or target vanished before start');
+    this.#sourceId = src;
+    this.#targetId = dst;
+    const t0 = performance.now();
+    await this.#o.watcher.start();
+    this.bus.emit({ type: 'watch-ready', watchedDirs: this.#o.watcher.stats().watchedDirs, durationMs: Math.round(performance.now() - t0), watcher: this.#o.watcher.kind });
+    if (!this.#stopping) await this.#seedLoop();
+    if (this.#o.heartbeat && !this.#stopping) this.#startHeartbeat();
+    await this.#stopped.wait();
+  }
+
+  async #seedLoop(): Promise<void> {
+    for (let attempt = 1; !this.#stopping && this.#state !== 'halted'; attempt++) {
+      this.#setState('seeding');
+      const result = await seed({ ...this.#o, workers: this.#o.seedWorkers, bus: this.bus });
+      if (result.outcome === 'ok' || result.outcome === 'vanished') {
+        this.#seeded = true;
+        this.#setState('catching-up');
+        this.#schedule(true);
+        return;
+      }
+      const wait = backoffMs(attempt);
+      this.bus.emit({ type: 'error', code: 'E_SEED', message: `seed failed (${result.message}); retrying in ${wait} ms` });
+      this.#setState('degraded', result.message);
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
+  #absorb(changes: WatchChange[]): void {
+    const now = Date.now();
+    for (const c of changes) {
+      switch (c.kind) {
+        case 'change':
+          this.#dirty.mark(c.path, c.isDir ? META : META | DATA, now);
+          if (!c.isDir && c.path !== '') this.#dirty.mark(parentOf(c.path), META, now);
+          if (isCookie(c.path)) this.#cookiesSeen.get(c.path)?.();
+          break;
+        case 'delete':
+          this.#dirty.mark(c.path, c.isDir ? META | DEEP : META, now);
+          this.#dirty.mark(parentOf(c.path), META, now);
+          break;
+        case 'move':
+          this.#dirty.move(c.from, c.to, now);
+          this.#renames.push({ from: c.from, to: c.to, isDir: c.isDir });
+          this.#dirty.mark(parentOf(c.from), META, now);
+          this.#dirty.mark(parentOf(c.to), META, now);
+          break;
+        case 'subtree':
+          this.#dirty.mark(c.path, META | DEEP, now);
+          if (c.path !== '') this.#dirty.mark(parentOf(c.path), META, now);
+          break;
+      }
+    }
+    this.bus.emit({ type: 'changes', count: changes.length });
+    this.#emitQueue();
+    this.#schedule(false);
+  }
+
+  /** Trailing debounce capped by maxWait; `now` fires as soon as possible. */
+  #schedule(now: boolean): void {
+    if (!this.#seeded || this.#stopping || this.#state === 'halted') return;
+    if (this.#dirty.size === 0 && this.#renames.length === 0) return;
+    const t = Date.now();
+    this.#firstPendingAt ??= t;
+    const deadline = this.#firstPendingAt + this.#o.maxWaitMs;
+    const delay = now ? 0 : Math.max(0, Math.min(this.#o.delayMs, deadline - t));
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      if (this.#inFlight === null) void this.#runBatch();
+    }, delay);
+  }
+
+  async #runBatch(): Promise<void> {
+    const current = identity(this.info.target);
+    if (this.#targetId && !sameIdentity(current, this.#targetId)) {
+      return this.#retryLater(`target ${this.info.target} is not the filesystem recorded at start (unmounted or replaced); not writing into it`);
+    }
+    const src = identity(this.info.source);
+    if (this.#sourceId && !sameIdentity(src, this.#sourceId)) return this.#halt(`source root ${this.info.source} disappeared or was replaced`);
+    const id = ++this.#batchId;
+    const drained = this.#dirty.drain();
+    const renames = this.#renames.splice(0);
+    this.#firstPendingAt = null;
+    this.#inFlight = drained.entries;
+    this.#inFlightOldest = drained.oldest;
+    this.#emitQueue();
+    const started = Date.now();
+    const renameResults = replayRenames(this.info.target, renames);
+    for (const r of renameResults) {
+      this.bus.emit({ type: 'rename', from: r.from, to: r.to, ok: r.ok, ...(r.errno ? { errno: r.errno } : {}) });
+      // a rename that did not happen on the target: sync the destination's content instead
+      if (!r.ok) drained.entries.push({ path: r.to, flags: r.isDir ? META | DEEP : META | DATA, since: drained.oldest ?? started });
+    }
+    const plan = planBatch(drained.entries, { recentlySynced: this.#recent, now: started });
+    this.bus.emit({ type: 'batch-start', id, paths: plan.flat.length + plan.forced.length, deepPaths: plan.deep.length, renames: renames.length });
+    const results = await runPlan(this.#o, plan);
+    const failed = results.find((r) => r.outcome !== 'ok' && r.outcome !== 'vanished');
+    this.#inFlight = null;
+    if (failed) {
+      this.#dirty.restore(drained.entries);
+      this.#inFlightOldest = null;
+      this.bus.emit({ type: 'batch-failed', id, exitCode: failed.exitCode, outcome: failed.outcome, message: failed.message, retryInMs: 0 });
+      return this.#retryLater(failed.message);
+    }
+    this.#attempt = 0;
+    this.#noteSynced(plan.flat, plan.forced, started);
+    const lagMs = drained.oldest === null ? 0 : Date.now() - drained.oldest;
+    this.#inFlightOldest = null;
+    this.bus.emit({
+      type: 'batch-done',
+      id,
+      paths: drained.entries.length,
+      files: results.reduce((a, r) => a + r.files, 0),
+      bytes: results.reduce((a, r) => a + r.bytes, 0),
+      durationMs: Date.now() - started,
+      lagMs,
+    });
+    this.#afterBatch(drained.entries);
+  }
+
+  #afterBatch(synced: readonly DirtyEntry[]): void {
+    this.#emitQueue();
+    const hb = heartbeatCookie(this.info.name);
+    if (this.#heartbeat.writtenAt !== null && synced.some((e) => e.path === hb || e.path === '')) {
+      this.bus.emit({ type: 'heartbeat', lagMs: Date.now() - this.#heartbeat.writtenAt });
+      this.#heartbeat.writtenAt = null;
+    }
+    const lag = this.oldestUnsynced();
+    if (this.#state === 'degraded' || this.#state === 'catching-up' || this.#state === 'in-sync') {
+      if (lag === null || Date.now() - lag < 1_000) this.#setState('in-sync');
+      else if (Date.now() - lag > CATCHING_UP_LAG_MS) this.#setState('catching-up');
+    }
+    this.#idle.wake();
+    if (this.#stopping) return this.#finishStop();
+    this.#schedule(true);
+  }
+
+  #retryLater(reason: string): void {
+    this.#attempt++;
+    const wait = backoffMs(this.#attempt);
+    this.#setState('degraded', reason);
+    this.#idle.wake();
+    if (this.#stopping) return this.#finishStop();
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      void this.#runBatch();
+    }, wait);
+  }
+
+  #noteSynced(flat: RelPath[], forced: RelPath[], at: number): void {
+    for (const [p, t] of this.#recent) if (at - t > SAME_TICK_WINDOW_MS) this.#recent.delete(p);
+    for (const p of flat) this.#recent.set(p, at);
+    for (const p of forced) this.#recent.set(p, at);
+  }
+
+  /** First-seen time of the oldest change not yet on the target, or null when everything is synced. */
+  oldestUnsynced(): number | null {
+    const a = this.#dirty.oldest;
+    const b = this.#inFlightOldest;
+    if (a === null) return b;
+    if (b === null) return a;
+    return Math.min(a, b);
+  }
+
+  #emitQueue(): void {
+    this.bus.emit({ type: 'queue', pendingPaths: this.#dirty.size + this.#renames.length, inFlightPaths: this.#inFlight?.length ?? 0, oldestChangeAt: this.oldestUnsynced() });
+  }
+
+  #setState(state: MirrorState, reason?: string): void {
+    if (this.#state === state) return;
+    if (this.#state === 'halted' && state !== 'stopping') return;
+    this.#state = state;
+    this.bus.emit({ type: 'state', state, ...(reason ? { reason } : {}) });
+  }
+
+  #halt(reason: string): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.bus.emit({ type: 'error', code: 'E_HALTED', message: `halted: ${reason}; nothing more is propagated to the target` });
+    this.#setState('halted', reason);
+    this.#idle.wake();
+  }
+
+  #startHeartbeat(): void {
+    const beat = (): void => {
+      if (this.#stopping || this.#state === 'halted') return;
+      const res = writeFileUnder(this.info.source, heartbeatCookie(this.info.name), `${Date.now()}\n`);
+      if (res.ok && this.#heartbeat.writtenAt === null) this.#heartbeat.writtenAt = Date.now();
+    };
+    beat();
+    this.#heartbeat.timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
+    this.#heartbeat.timer.unref();
+  }
+
+  async flush(timeoutMs: number): Promise<FlushResult> {
+    const started = Date.now();
+    const fail = (reason: 'timeout' | 'halted' | 'degraded' | 'stopping', message: string): FlushResult => ({ ok: false, reason, message });
+    if (this.#stopping) return fail('stopping', 'the job is stopping');
+    if (this.#state === 'halted') return fail('halted', 'the job is halted; see the log for why');
+    const cookie = flushCookie(this.info.name, ++this.#flushes);
+    const seen = new Promise<number>((resolve) => this.#cookiesSeen.set(cookie, () => resolve(Date.now())));
+    const res = writeFileUnder(this.info.source, cookie, '');
+    if (!res.ok) return fail('degraded', `cannot write the flush cookie into the source: ${res.errno}`);
+    try {
+      const deadline = started + timeoutMs;
+      await this.#o.watcher.settle();
+      const seenAt = await Promise.race([seen, sleep(Math.max(0, deadline - Date.now())).then(() => null)]);
+      if (seenAt === null) return fail('timeout', `the watcher did not report the flush cookie within ${timeoutMs} ms`);
+      for (;;) {
+        const oldest = this.oldestUnsynced();
+        if (oldest === null || oldest > seenAt) return { ok: true, durationMs: Date.now() - started };
+        const state = this.state;
+        if (state === 'halted') return fail('halted', 'the job halted during the flush');
+        if (state === 'degraded' && this.#attempt > 0) return fail('degraded', 'the job is degraded (rsync or target failing); see status');
+        const left = deadline - Date.now();
+        if (left <= 0) return fail('timeout', `changes older than the flush were still unsynced after ${timeoutMs} ms`);
+        await this.#idle.wait(left);
+      }
+    } finally {
+      this.#cookiesSeen.delete(cookie);
+      unlinkUnder(this.info.source, cookie);
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.#stopping) {
+      this.#stopping = true;
+      if (this.#timer) clearTimeout(this.#timer);
+      if (this.#heartbeat.timer) clearInterval(this.#heartbeat.timer);
+      if (this.#inFlight === null) this.#finishStop();
+    }
+    await this.#stopped.wait();
+  }
+
+  #finishStop(): void {
+    if (this.#stopped.done) return;
+    this.#setState('stopping');
+    const hb = heartbeatCookie(this.info.name);
+    unlinkUnder(this.info.source, hb);
+    if (this.#seeded) unlinkUnder(this.info.target, hb);
+    void this.#o.watcher.close().finally(() => this.#stopped.finish());
+  }
+
+  /** Pending work to persist on stop: the dirty paths and renames not yet on the target. */
+  pending(): { entries: DirtyEntry[]; renames: Rename[] } {
+    return { entries: [...(this.#inFlight ?? []), ...this.#dirty.peek()], renames: [...this.#renames] };
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,76 @@
+/**
+ * Glue only: the filesystem calls the engine makes on the source and target roots. Byte-exact paths
+ * (Buffer), typed results, no decisions.
+ */
+import { lstatSync, mkdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { absBytes, type RelPath } from '../util/bpath.ts';
+import { errnoCode } from '../errors/errors.ts';
+
+export interface Identity {
+  dev: number;
+  ino: number;
+}
+
+/** Device and inode of a path (following symlinks), or the errno. */
+export function identity(path: string): Identity | { errno: string } {
+  try {
+    const st = statSync(path);
+    return { dev: st.dev, ino: st.ino };
+  } catch (err) {
+    return { errno: errnoCode(err) ?? 'EIO' };
+  }
+}
+
+export function sameIdentity(a: Identity | { errno: string }, b: Identity): boolean {
+  return 'dev' in a && a.dev === b.dev && a.ino === b.ino;
+}
+
+/** rename(2) of root/from to root/to; ok or the errno. Never creates parents. */
+export function renameUnder(root: string, from: RelPath, to: RelPath): { ok: true } | { ok: false; errno: string } {
+  try {
+    renameSync(absBytes(root, from), absBytes(root, to));
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, errno: errnoCode(err) ?? 'EIO' };
+  }
+}
+
+export function existsUnder(root: string, rel: RelPath): boolean {
+  try {
+    lstatSync(absBytes(root, rel));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function writeFileUnder(root: string, rel: RelPath, data: string): { ok: true } | { ok: false; errno: string } {
+  try {
+    writeFileSync(absBytes(root, rel), data);
+    return { ok: true };
+  } catch (err) {
+    return { ok: false, errno: errnoCode(err) ?? 'EIO' };
+  }
+}
+
+export function unlinkUnder(root: string, rel: RelPath): void {
+  try {
+    unlinkSync(absBytes(root, rel));
+  } catch {
+    // already gone
+  }
+}
+
+export function ensureDir(path: string, mode: number): void {
+  mkdirSync(path, { recursive: true, mode });
+}
+
+export function writeFileAtomic(path: string, data: string | Buffer): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data, { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+export function removePath(path: string): void {
+  rmSync(path, { force: true, recursive: true });
+}
