@@ -17,7 +17,10 @@ interface Target {
 
 /** What is built, and how. */
 export const TARGETS: Target[] = [
-  // { source: 'inotify.c', output: 'inotify.node', kind: 'addon' },
+  // raw inotify for the watcher: init/addWatch/rmWatch, a libuv poll read loop, drain (src/sys/inotify.ts)
+  { source: 'inotify.c', output: 'inotify.node', kind: 'addon' },
+  // verify: extended attributes (and ACLs) by path, without following symlinks
+  { source: 'xattr.c', output: 'xattr.node', kind: 'addon' },
 ];
 
 const top = resolve(dirname(fileURLToPath(import.meta.url)), '..');

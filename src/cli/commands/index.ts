@@ -1,7 +1,9 @@
 /** Every command's definition (flags, help). Implementations load lazily from their concern folders. */
 import type { Command } from 'commander';
 import { startCommand } from './start.ts';
+import { demoCommand } from './demo.ts';
 
 export const COMMANDS: Array<() => Command> = [
   startCommand,
+  demoCommand,
 ];

@@ -1,0 +1,39 @@
+/**
+ * `npm run bench [section...]`: every benchmark, side by side with its anchors in the same run. As root it
+ * re-executes itself inside `unshare --mount --propagation private` so its tmpfs mounts never touch the host.
+ * Prints markdown tables (copied into docs/benchmarks.md) and writes bench/last-run.md.
+ */
+import { spawnSync } from 'node:child_process';
+import { readlinkSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const sections: Record<string, () => Promise<string>> = {
+  mirror: async () => (await import('./mirror.ts')).benchMirror(),
+};
+
+function privateNs(): boolean {
+  return readlinkSync('/proc/self/ns/mnt') !== readlinkSync('/proc/1/ns/mnt');
+}
+
+if (process.getuid?.() !== 0) {
+  process.stderr.write('bench: needs root (tmpfs mounts in a private mount namespace)\n');
+  process.exit(3);
+}
+if (!privateNs()) {
+  const res = spawnSync('unshare', ['--mount', '--propagation', 'private', process.execPath, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  process.exit(res.status ?? 1);
+}
+const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(sections);
+const out: string[] = [`# livesync benchmarks — ${new Date().toISOString()}`, ''];
+for (const name of wanted) {
+  const fn = sections[name];
+  if (!fn) {
+    process.stderr.write(`bench: unknown section ${name} (have: ${Object.keys(sections).join(', ')})\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`bench: ${name}...\n`);
+  const table = await fn();
+  out.push(`## ${name}`, '', table, '');
+  process.stdout.write(`## ${name}\n\n${table}\n\n`);
+}
+writeFileSync(new URL('./last-run.md', import.meta.url), out.join('\n'));

@@ -1,0 +1,50 @@
+/**
+ * The mirror's main oracle: the real CLI on tmpfs mounts in a private mount namespace, seeded random churn
+ * during the seed and in steady state (hostile names, renames of files and directories, deep trees, deletes
+ * of whole subtrees, same-size rewrites within one second, symlinks, hard links, FIFOs, xattrs, owners), then
+ * a checksum comparison of source and target must find nothing.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { Buffer } from 'node:buffer';
+import { rootSkipReason, tmpfsDir } from '../helpers/ns.ts';
+import { Daemon } from '../helpers/daemon.ts';
+import { churn, HOSTILE_NAMES, populate } from '../helpers/churn.ts';
+import { differences } from '../helpers/oracle.ts';
+
+const skip = rootSkipReason();
+const SEED = Number(process.env['SEED'] ?? Date.now() % 100_000);
+
+/** Waits until the oracle finds nothing (the mirror converged) or the timeout passes; returns what is left. */
+async function converge(src: string, dst: string, timeoutMs = 30_000): Promise<string[]> {
+  const t0 = Date.now();
+  let diffs = differences(src, dst);
+  while (diffs.length > 0 && Date.now() - t0 < timeoutMs) {
+    await new Promise((r) => setTimeout(r, 250));
+    diffs = differences(src, dst);
+  }
+  return diffs;
+}
+
+test('churn during the seed and in steady state converges to an identical copy', { skip, timeout: 240_000 }, async (t) => {
+  t.diagnostic(`SEED=${SEED} (set SEED to reproduce)`);
+  using src = tmpfsDir('src');
+  using dst = tmpfsDir('dst');
+  using state = tmpfsDir('state', '16m');
+  populate(src.path, 20_000, 40);
+  await using daemon = new Daemon([src.path, dst.path, '--state-dir', state.path, '--name', 'churn']);
+  await daemon.waitFor((r) => r.event === 'seed-start', 60_000, 'seed start');
+  const during = churn({ root: src.path, ops: 2_000, seed: SEED, special: true });
+  t.diagnostic(`churn during the seed: ${JSON.stringify(during)}`);
+  await daemon.waitState('in-sync', 120_000);
+  const steady = churn({ root: src.path, ops: 10_000, seed: SEED + 1, special: true });
+  t.diagnostic(`churn in steady state: ${JSON.stringify(steady)}`);
+  const diffs = await converge(src.path, dst.path);
+  assert.deepEqual(diffs, [], `differences remain (SEED=${SEED})`);
+  for (const name of HOSTILE_NAMES) {
+    assert.ok(existsSync(Buffer.concat([Buffer.from(`${dst.path}/`), name])), `hostile name ${JSON.stringify(name.toString('latin1'))} on the target`);
+  }
+  assert.equal(await daemon.stop(), 0, 'SIGTERM stops the daemon cleanly (exit 0)');
+  assert.equal(existsSync(`${src.path}/.livesync-heartbeat-churn`), false, 'heartbeat cookie removed on stop');
+});

@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { COLLAPSE_CHILDREN, DATA, DEEP, DirtySet, META } from '../../src/engine/dirty-set.ts';
+import { planBatch } from '../../src/engine/batch-plan.ts';
+
+const paths = (s: DirtySet): string[] => s.peek().map((e) => e.path).sort();
+
+test('marking the same path many times is one entry (coalescing)', () => {
+  const s = new DirtySet();
+  for (let i = 0; i < 10_000; i++) s.mark('a/b/c', META | DATA, 1000 + i);
+  assert.equal(s.size, 1);
+  assert.equal(s.oldest, 1000);
+  assert.deepEqual(s.peek(), [{ path: 'a/b/c', flags: META | DATA, since: 1000 }]);
+});
+
+test('a DEEP entry absorbs marks below it, before and after', () => {
+  const s = new DirtySet();
+  s.mark('d/x', META, 1);
+  s.mark('d', DEEP | META, 2);
+  s.mark('d/y/z', META, 3);
+  assert.deepEqual(paths(s), ['d']);
+  assert.equal(s.size, 1);
+  assert.equal(s.oldest, 1);
+});
+
+test('a directory with too many dirty children collapses into one recursive entry', () => {
+  const s = new DirtySet();
+  for (let i = 0; i <= COLLAPSE_CHILDREN; i++) s.mark(`burst/f${i}`, META | DATA, 10 + i);
+  const entries = s.peek();
+  assert.equal(entries.length, 1);
+  assert.equal(entries[0]!.path, 'burst');
+  assert.ok(entries[0]!.flags & DEEP);
+  assert.equal(entries[0]!.since, 10);
+  assert.equal(s.size, 1);
+});
+
+test('move re-keys the dirty entries under the old path', () => {
+  const s = new DirtySet();
+  s.mark('old/a', META | DATA, 5);
+  s.mark('old/sub/b', META, 6);
+  s.move('old', 'new', 7);
+  assert.deepEqual(paths(s), ['new', 'new/a', 'new/sub/b', 'old']);
+  assert.equal(s.size, 4);
+});
+
+test('drain hands out everything once and empties the set', () => {
+  const s = new DirtySet();
+  s.mark('', META, 1);
+  s.mark('x', META, 2);
+  const d = s.drain();
+  assert.equal(d.entries.length, 2);
+  assert.equal(d.oldest, 1);
+  assert.equal(s.size, 0);
+  assert.equal(s.oldest, null);
+  s.restore(d.entries);
+  assert.equal(s.size, 2);
+  assert.equal(s.oldest, 1);
+});
+
+test('a plan drops entries covered by a deep entry and forces recently synced rewrites', () => {
+  const entries = [
+    { path: 'd', flags: DEEP | META, since: 1 },
+    { path: 'd/in', flags: META, since: 1 },
+    { path: 'hot', flags: META | DATA, since: 1 },
+    { path: 'cold', flags: META | DATA, since: 1 },
+    { path: 'meta-only', flags: META, since: 1 },
+  ];
+  const plan = planBatch(entries, { recentlySynced: new Map([['hot', 900], ['meta-only', 900]]), now: 1000 });
+  assert.deepEqual(plan.deep, ['d']);
+  assert.deepEqual(plan.forced, ['hot']);
+  assert.deepEqual(plan.flat.sort(), ['cold', 'meta-only']);
+  const all = planBatch(entries, { recentlySynced: new Map(), now: 1000, forceAll: true });
+  assert.deepEqual(all.forced.sort(), ['cold', 'hot']);
+});
+
+test('nested deep entries collapse to the outermost one', () => {
+  const plan = planBatch(
+    [
+      { path: 'a', flags: DEEP, since: 1 },
+      { path: 'a/b', flags: DEEP, since: 1 },
+      { path: 'ab', flags: DEEP, since: 1 },
+    ],
+    { recentlySynced: new Map(), now: 0 },
+  );
+  assert.deepEqual(plan.deep, ['a', 'ab']);
+});
