@@ -42,7 +42,11 @@ export interface JobTarget {
 export async function flushJob(target: JobTarget, timeoutMs: number, write: (text: string) => void): Promise<void> {
   const paths = await resolveJob(target.name, target.stateDir);
   await using client = await ControlClient.connect(paths);
-  const result = await client.request('flush', { timeoutMs }, { timeoutMs: timeoutMs + FLUSH_GRACE_MS });
+  const result: FlushResult = await client.request('flush', { timeoutMs }, { timeoutMs: timeoutMs + FLUSH_GRACE_MS }).catch((err: unknown) => {
+    // the daemon did not even answer at its own deadline: report it as the timeout it is
+    if (err instanceof ToolError && err.code === 'E_CONTROL_TIMEOUT') return { ok: false, reason: 'timeout', message: `no answer within ${timeoutMs} ms` };
+    throw err;
+  });
   if (result.ok) {
     write(`flushed ${paths.name}: every change made before the call is on the target (${formatDuration(result.durationMs)})\n`);
     return;
@@ -71,8 +75,16 @@ export async function stopJob(target: JobTarget, timeoutMs: number, write: (text
   const hello = await client.request('hello', { client: 'livesync stop' });
   const pid = hello.job.pid;
   const startTime = await processStartTime(pid);
-  await client.request('stop', {}, { timeoutMs });
-  if (!(await waitForExit(pid, startTime, deadline))) {
+  const answered = await client.request('stop', {}, { timeoutMs: Math.max(1, deadline - Date.now()) }).then(
+    () => true,
+    (err: unknown) => {
+      // the daemon went away before answering (a SIGTERM raced us): what counts is that it exits
+      if (err instanceof ToolError && err.code === 'E_CONTROL_CLOSED') return true;
+      if (err instanceof ToolError && err.code === 'E_CONTROL_TIMEOUT') return false;
+      throw err;
+    },
+  );
+  if (!answered || !(await waitForExit(pid, startTime, deadline))) {
     throw new ToolError('E_STOP_TIMEOUT', `job ${paths.name} stopped mirroring but its process ${pid} did not exit within ${timeoutMs} ms`, {
       hint: `wait and check again, or kill -TERM ${pid} (stopping twice is harmless)`,
       exitCode: ExitCode.timeout,

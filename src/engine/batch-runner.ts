@@ -31,7 +31,12 @@ export interface ListResult {
   files: number;
   bytes: number;
   durationMs: number;
+  /** rsync's stderr (ASCII: rsync runs with LC_ALL=C, so unprintable bytes are escaped as \#ooo) */
+  stderr: string;
 }
+
+/** rsync runs in the C locale so every non-ASCII byte in its messages is escaped (\#ooo), never mangled. */
+export const RSYNC_ENV = { LC_ALL: 'C' };
 
 /**
  * Replays renames in order. After the first failure every later rename is skipped too (its source may be the
@@ -57,7 +62,7 @@ function nulList(paths: readonly RelPath[]): Buffer {
 }
 
 export async function runList(common: RsyncCommon, mode: ListMode, paths: readonly RelPath[]): Promise<ListResult> {
-  const result = await run(common.rsync ?? 'rsync', batchArgs(common, mode), { input: nulList(paths) });
+  const result = await run(common.rsync ?? 'rsync', batchArgs(common, mode), { input: nulList(paths), env: RSYNC_ENV });
   const { outcome, why } = result.spawnError ? { outcome: 'fatal' as const, why: result.spawnError } : classifyExit(result.exitCode, result.signal);
   const stats = parseStats(result.stdout);
   return {
@@ -69,6 +74,7 @@ export async function runList(common: RsyncCommon, mode: ListMode, paths: readon
     files: stats.files,
     bytes: stats.bytes,
     durationMs: result.durationMs,
+    stderr: result.stderr,
   };
 }
 

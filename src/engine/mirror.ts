@@ -17,11 +17,13 @@
 import type { EventBus, MirrorState } from '../events/event.ts';
 import type { FlushResult, JobControl, JobInfo } from './job.ts';
 import type { WatchChange, Watcher } from '../watch/types.ts';
-import { parentOf, type RelPath } from '../util/bpath.ts';
+import { display, parentOf, type RelPath } from '../util/bpath.ts';
 import { identity, sameIdentity, unlinkUnder, writeFileUnder, type Identity } from '../sys/fsops.ts';
 import { DATA, DEEP, DirtySet, META, type DirtyEntry } from './dirty-set.ts';
-import { planBatch, SAME_TICK_WINDOW_MS } from './batch-plan.ts';
-import { replayRenames, runPlan, type Rename } from './batch-runner.ts';
+import { SAME_TICK_WINDOW_MS } from './batch-plan.ts';
+import type { Rename } from './batch-runner.ts';
+import { executeBatch } from './batch.ts';
+import { FailedPaths } from './failures.ts';
 import { backoffMs } from '../sync/rsync-exit.ts';
 import { seed } from '../sync/seed.ts';
 import type { RsyncCommon } from '../sync/rsync-args.ts';
@@ -67,6 +69,8 @@ export class Mirror implements JobControl {
   #stopped = new Waiters();
   #stopping = false;
   #batchId = 0;
+  #failures = new FailedPaths();
+  #failureTimer: NodeJS.Timeout | null = null;
 
   constructor(options: MirrorOptions) {
     this.#o = options;
@@ -174,6 +178,8 @@ export class Mirror implements JobControl {
     }
     const src = identity(this.info.source);
     if (this.#sourceId && !sameIdentity(src, this.#sourceId)) return this.#halt(`source root ${this.info.source} disappeared or was replaced`);
+    this.#requeueDueFailures(Date.now());
+    if (this.#dirty.size === 0 && this.#renames.length === 0) return this.#afterBatch([]);
     const id = ++this.#batchId;
     const drained = this.#dirty.drain();
     const renames = this.#renames.splice(0);
@@ -182,43 +188,58 @@ export class Mirror implements JobControl {
     this.#inFlightOldest = drained.oldest;
     this.#emitQueue();
     const started = Date.now();
-    const renameResults = replayRenames(this.info.target, renames);
-    for (const r of renameResults) {
-      this.bus.emit({ type: 'rename', from: r.from, to: r.to, ok: r.ok, ...(r.errno ? { errno: r.errno } : {}) });
-      // a rename that did not happen on the target: sync the destination's content instead
-      if (!r.ok) drained.entries.push({ path: r.to, flags: r.isDir ? META | DEEP : META | DATA, since: drained.oldest ?? started });
-    }
-    const plan = planBatch(drained.entries, { recentlySynced: this.#recent, now: started });
-    this.bus.emit({ type: 'batch-start', id, paths: plan.flat.length + plan.forced.length, deepPaths: plan.deep.length, renames: renames.length });
-    const results = await runPlan(this.#o, plan);
-    const failed = results.find((r) => r.outcome !== 'ok' && r.outcome !== 'vanished');
+    this.bus.emit({ type: 'batch-start', id, paths: drained.entries.length, deepPaths: drained.entries.filter((e) => e.flags & DEEP).length, renames: renames.length });
+    const outcome = await executeBatch(this.#o, { entries: drained.entries, oldest: drained.oldest, renames, recentlySynced: this.#recent }, started);
+    for (const r of outcome.renames) this.bus.emit({ type: 'rename', from: r.from, to: r.to, ok: r.ok, ...(r.errno ? { errno: r.errno } : {}) });
     this.#inFlight = null;
-    if (failed) {
+    this.#inFlightOldest = null;
+    if (outcome.kind === 'retry') {
       this.#dirty.restore(drained.entries);
-      this.#inFlightOldest = null;
-      this.bus.emit({ type: 'batch-failed', id, exitCode: failed.exitCode, outcome: failed.outcome, message: failed.message, retryInMs: 0 });
-      return this.#retryLater(failed.message);
+      this.bus.emit({ type: 'batch-failed', id, exitCode: outcome.exitCode, outcome: outcome.outcome, message: outcome.message, retryInMs: 0 });
+      return this.#retryLater(outcome.message);
     }
     this.#attempt = 0;
-    this.#noteSynced(plan.flat, plan.forced, started);
-    const lagMs = drained.oldest === null ? 0 : Date.now() - drained.oldest;
-    this.#inFlightOldest = null;
+    const failed = new Set(outcome.failed.map((f) => f.path));
+    for (const f of outcome.failed) {
+      const e = drained.entries.find((x) => x.path === f.path);
+      const rec = this.#failures.record(f.path, f.message, e?.flags ?? (META | DATA), e?.since ?? drained.oldest ?? started, Date.now());
+      this.bus.emit({ type: 'path-failed', path: display(f.path), message: f.message, attempts: rec.attempts });
+    }
+    for (const e of drained.entries) {
+      if (!failed.has(e.path) && this.#failures.clear(e.path)) this.bus.emit({ type: 'path-recovered', path: display(e.path) });
+    }
+    this.#noteSynced(outcome.plan.flat, outcome.plan.forced, started);
     this.bus.emit({
       type: 'batch-done',
       id,
-      paths: drained.entries.length,
-      files: results.reduce((a, r) => a + r.files, 0),
-      bytes: results.reduce((a, r) => a + r.bytes, 0),
+      paths: drained.entries.length - failed.size,
+      files: outcome.files,
+      bytes: outcome.bytes,
       durationMs: Date.now() - started,
-      lagMs,
+      lagMs: drained.oldest === null ? 0 : Date.now() - drained.oldest,
     });
     this.#afterBatch(drained.entries);
+  }
+
+  /** Failed paths whose backoff has passed go back into the dirty set; arms a timer for the next one. */
+  #requeueDueFailures(now: number): void {
+    for (const f of this.#failures.due(now)) this.#dirty.mark(f.path, f.flags, f.since);
+    const next = this.#failures.nextRetryAt();
+    if (next !== null && !this.#stopping) {
+      if (this.#failureTimer) clearTimeout(this.#failureTimer);
+      this.#failureTimer = setTimeout(() => {
+        this.#failureTimer = null;
+        this.#requeueDueFailures(Date.now());
+        this.#schedule(true);
+      }, Math.max(0, next - now));
+      this.#failureTimer.unref();
+    }
   }
 
   #afterBatch(synced: readonly DirtyEntry[]): void {
     this.#emitQueue();
     const hb = heartbeatCookie(this.info.name);
-    if (this.#heartbeat.writtenAt !== null && synced.some((e) => e.path === hb || e.path === '')) {
+    if (this.#heartbeat.writtenAt !== null && synced.some((e) => e.path === hb || (e.path === '' && e.flags & DEEP))) {
       this.bus.emit({ type: 'heartbeat', lagMs: Date.now() - this.#heartbeat.writtenAt });
       this.#heartbeat.writtenAt = null;
     }
@@ -253,11 +274,13 @@ export class Mirror implements JobControl {
 
   /** First-seen time of the oldest change not yet on the target, or null when everything is synced. */
   oldestUnsynced(): number | null {
-    const a = this.#dirty.oldest;
-    const b = this.#inFlightOldest;
-    if (a === null) return b;
-    if (b === null) return a;
-    return Math.min(a, b);
+    const all = [this.#dirty.oldest, this.#inFlightOldest, this.#failures.oldest()].filter((t): t is number => t !== null);
+    return all.length === 0 ? null : Math.min(...all);
+  }
+
+  /** Paths rsync could not sync, with their last error and attempts (status shows them). */
+  failedPaths(): Array<{ path: string; message: string; attempts: number }> {
+    return this.#failures.list().map((f) => ({ path: display(f.path), message: f.message, attempts: f.attempts }));
   }
 
   #emitQueue(): void {
@@ -325,6 +348,7 @@ export class Mirror implements JobControl {
       this.#stopping = true;
       if (this.#timer) clearTimeout(this.#timer);
       if (this.#heartbeat.timer) clearInterval(this.#heartbeat.timer);
+      if (this.#failureTimer) clearTimeout(this.#failureTimer);
       if (this.#inFlight === null) this.#finishStop();
     }
     await this.#stopped.wait();
@@ -341,7 +365,8 @@ export class Mirror implements JobControl {
 
   /** Pending work to persist on stop: the dirty paths and renames not yet on the target. */
   pending(): { entries: DirtyEntry[]; renames: Rename[] } {
-    return { entries: [...(this.#inFlight ?? []), ...this.#dirty.peek()], renames: [...this.#renames] };
+    const failed = this.#failures.list().map((f) => ({ path: f.path, flags: f.flags, since: f.since }));
+    return { entries: [...(this.#inFlight ?? []), ...this.#dirty.peek(), ...failed], renames: [...this.#renames] };
   }
 }
 

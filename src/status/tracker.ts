@@ -164,6 +164,16 @@ export class StatusTracker implements Disposable {
     return this.#s.state;
   }
 
+  /** paths failing right now */
+  get failedPathCount(): number {
+    return this.#s.failed.size;
+  }
+
+  /** directories without a watch right now */
+  get unwatchedDirs(): number {
+    return this.#s.unwatchedDirs;
+  }
+
   /** Age of the oldest change not yet on the target at `now`; 0 when there is none. */
   lagMs(now: number = this.#now()): number {
     const oldest = this.#s.oldestChangeAt;

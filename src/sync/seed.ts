@@ -83,6 +83,7 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
     const result = await run(options.rsync ?? 'rsync', args, {
       input,
       signal: options.signal,
+      env: { LC_ALL: 'C' },
       onStdout: (chunk) => {
         for (const p of splitter.push(chunk)) {
           state.bytes = p.bytes;

@@ -167,8 +167,10 @@ export interface ContentTask {
 /** A pair of paths that shares an inode with other paths on at least one side. */
 export interface LinkRecord {
   rel: RelPath;
+  /** inode keys `${dev}:${ino}` on each side */
   source: string;
   target: string;
+  look: Look;
 }
 
 /** Finest timestamp granularity seen in ctimes (ns, a power of ten), per side. */

@@ -1,0 +1,50 @@
+/**
+ * One batch, start to end, as a pure-ish function of what was drained: replay renames, plan the lists, run
+ * rsync, and sort the outcome into "landed", "these paths failed" (partial transfer) or "the whole batch must
+ * be retried". The mirror applies the outcome to its dirty set and failed-paths map.
+ */
+import type { RelPath } from '../util/bpath.ts';
+import { DATA, DEEP, META, type DirtyEntry } from './dirty-set.ts';
+import { planBatch, type BatchPlan } from './batch-plan.ts';
+import { replayRenames, runPlan, type ListResult, type Rename, type RenameResult } from './batch-runner.ts';
+import type { RsyncCommon } from '../sync/rsync-args.ts';
+import { failedPaths, type FailedPath } from '../sync/rsync-errors.ts';
+
+export interface BatchInput {
+  entries: DirtyEntry[];
+  oldest: number | null;
+  renames: Rename[];
+  recentlySynced: ReadonlyMap<RelPath, number>;
+  forceAll?: boolean;
+}
+
+export type BatchOutcome =
+  /** everything landed, except `failed` paths (partial transfer, each with rsync's message) */
+  | { kind: 'landed'; plan: BatchPlan; results: ListResult[]; renames: RenameResult[]; failed: FailedPath[]; files: number; bytes: number }
+  /** nothing can be trusted to have landed: retry the whole batch */
+  | { kind: 'retry'; plan: BatchPlan; results: ListResult[]; renames: RenameResult[]; message: string; exitCode: number | null; outcome: string };
+
+export async function executeBatch(common: RsyncCommon, input: BatchInput, now: number): Promise<BatchOutcome> {
+  const renames = replayRenames(common.target, input.renames);
+  const entries = [...input.entries];
+  for (const r of renames) {
+    // a rename that did not happen on the target: sync the destination's content instead
+    if (!r.ok) entries.push({ path: r.to, flags: r.isDir ? META | DEEP : META | DATA, since: input.oldest ?? now });
+  }
+  const plan = planBatch(entries, { recentlySynced: input.recentlySynced, now, forceAll: input.forceAll ?? false });
+  const results = await runPlan(common, plan);
+  const files = results.reduce((a, r) => a + r.files, 0);
+  const bytes = results.reduce((a, r) => a + r.bytes, 0);
+  const hard = results.find((r) => r.outcome === 'retry' || r.outcome === 'fatal');
+  if (hard) return { kind: 'retry', plan, results, renames, message: hard.message, exitCode: hard.exitCode, outcome: hard.outcome };
+  const failed: FailedPath[] = [];
+  for (const r of results.filter((x) => x.outcome === 'partial')) {
+    const listed = new Map<RelPath, boolean>();
+    const paths = r.mode === 'flat' ? plan.flat : r.mode === 'forced' ? plan.forced : plan.deep;
+    for (const p of paths) listed.set(p, r.mode === 'deep');
+    const found = failedPaths(r.stderr, [common.source, common.target], listed);
+    if (found.length === 0) return { kind: 'retry', plan, results, renames, message: r.message, exitCode: r.exitCode, outcome: r.outcome };
+    failed.push(...found);
+  }
+  return { kind: 'landed', plan, results, renames, failed, files, bytes };
+}

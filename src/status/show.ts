@@ -1,0 +1,67 @@
+/**
+ * `livesync status`: asks the running job for its snapshot over the control socket and prints it, as JSON
+ * (one object) or as the human view (src/status/render.ts). With --watch it refreshes every interval: in place
+ * on a terminal, with the lag sparkline; as successive frames (or JSON lines) otherwise.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ControlClient } from '../control/client.ts';
+import { resolveJob } from '../daemon/registry.ts';
+import { ExitCode } from '../errors/exit-codes.ts';
+import { ToolError } from '../errors/errors.ts';
+import { HISTORY_S } from './history.ts';
+import { renderStatus } from './render.ts';
+
+export const DEFAULT_WATCH_INTERVAL_MS = 1_000;
+const DEFAULT_COLUMNS = 100;
+/** ANSI: cursor up n lines, then clear to the end of the screen */
+const redrawFrom = (lines: number): string => (lines > 0 ? `\x1b[${lines}A\r\x1b[J` : '');
+
+export interface Terminal {
+  write(text: string): void;
+  isTTY: boolean;
+  /** undefined when not a terminal */
+  columns: number | undefined;
+}
+
+export interface StatusOptions {
+  name: string | undefined;
+  stateDir: string;
+  json: boolean;
+  watch: boolean;
+  intervalMs: number;
+  /** stop after this many refreshes (--count); undefined = until interrupted */
+  count: number | undefined;
+}
+
+/** Prints the status of the addressed job. Throws ToolError exit 7 when it is not running (or stops while watched). */
+export async function showStatus(options: StatusOptions, term: Terminal): Promise<void> {
+  const paths = await resolveJob(options.name, options.stateDir);
+  await using client = await ControlClient.connect(paths);
+  const columns = term.columns ?? DEFAULT_COLUMNS;
+  if (!options.watch) {
+    const snapshot = await client.request('status', {});
+    term.write(options.json ? `${JSON.stringify(snapshot, null, 2)}\n` : `${renderStatus(snapshot, { columns, sparkline: false }).join('\n')}\n`);
+    return;
+  }
+  const inPlace = term.isTTY && !options.json;
+  let shown = 0;
+  for (let frame = 0; options.count === undefined || frame < options.count; frame++) {
+    if (frame > 0) await sleep(options.intervalMs);
+    const snapshot = await client.request('status', options.json ? {} : { historyS: HISTORY_S }).catch((err: unknown) => {
+      if (err instanceof ToolError && err.code === 'E_CONTROL_CLOSED') {
+        throw new ToolError('E_NOT_RUNNING', `job ${paths.name} stopped while being watched`, {
+          hint: 'start it again with livesync start SRC TARGET',
+          exitCode: ExitCode.unreachable,
+        });
+      }
+      throw err;
+    });
+    if (options.json) {
+      term.write(`${JSON.stringify(snapshot)}\n`);
+      continue;
+    }
+    const lines = renderStatus(snapshot, { columns, sparkline: true });
+    term.write(inPlace ? `${redrawFrom(shown)}${lines.join('\n')}\n` : `${frame > 0 ? '\n' : ''}${lines.join('\n')}\n`);
+    shown = lines.length;
+  }
+}

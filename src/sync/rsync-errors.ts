@@ -1,0 +1,59 @@
+/**
+ * Pure: which paths of a batch rsync failed on, read from its stderr, so a partial transfer (exit 23) re-queues
+ * exactly those and not the whole batch. rsync quotes paths in its error lines, escaping unprintable bytes as
+ * \#ooo (octal), and prints them absolute (source or target side) or relative to the transfer root, e.g.
+ *   rsync: [sender] send_files failed to open "/src/a/b": Permission denied (13)
+ *   rsync: [receiver] rename "/dst/a/.b.Xk3s9" -> "a/b": Operation not permitted (1)
+ * Each candidate is mapped back to a relative path and kept only if it belongs to the batch (listed, or under a
+ * listed directory). No match at all means "unknown": the caller re-queues the whole batch.
+ */
+import type { RelPath } from '../util/bpath.ts';
+
+export interface FailedPath {
+  path: RelPath;
+  message: string;
+}
+
+function unescapeRsync(s: string): string {
+  return s.replace(/\\#([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
+function relative(candidate: string, roots: readonly string[]): string {
+  for (const root of roots) {
+    const r = root.endsWith('/') ? root : `${root}/`;
+    if (candidate.startsWith(r)) return candidate.slice(r.length);
+    if (candidate === root) return '';
+  }
+  return candidate.replace(/^\.\//, '');
+}
+
+/**
+ * @param stderr rsync's stderr, decoded as latin1 (byte-per-char, like RelPath)
+ * @param roots  source and target roots (latin1 strings)
+ * @param listed paths handed to rsync, and whether each was recursive
+ */
+export function failedPaths(stderr: string, roots: readonly string[], listed: ReadonlyMap<RelPath, boolean>): FailedPath[] {
+  const out = new Map<RelPath, string>();
+  for (const line of stderr.split('\n')) {
+    if (!line.startsWith('rsync: ') && !line.startsWith('rsync error: ') && !line.includes('failed')) continue;
+    if (line.startsWith('rsync error: ')) continue; // the summary line names no path
+    const message = line.replace(/^rsync: (\[[a-z]+\] )?/, '').trim();
+    for (const m of line.matchAll(/"((?:[^"\\]|\\.)*)"/g)) {
+      const rel = relative(unescapeRsync(m[1]!), roots);
+      const owner = belongs(rel, listed);
+      if (owner !== null) out.set(owner, message);
+    }
+  }
+  return [...out].map(([path, message]) => ({ path, message }));
+}
+
+/** The listed path `rel` is, or lies under (for recursive entries); null if none. */
+function belongs(rel: RelPath, listed: ReadonlyMap<RelPath, boolean>): RelPath | null {
+  if (listed.has(rel)) return rel;
+  for (let i = rel.lastIndexOf('/'); i > 0; i = rel.lastIndexOf('/', i - 1)) {
+    const anc = rel.slice(0, i);
+    if (listed.get(anc) === true) return rel;
+  }
+  if (listed.get('') === true && rel !== '' && !rel.startsWith('/')) return rel;
+  return null;
+}

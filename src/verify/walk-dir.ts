@@ -1,0 +1,163 @@
+/**
+ * One step of the tree walk: a directory present on both sides. Lists both, reads every name's two sides,
+ * compares them (compare.ts), and hands back what the rest of the verify needs: subdirectories to walk next,
+ * differences, hard-link records, files whose content must be compared, counts and timestamp granularity.
+ * Runs inside walk workers (walk-worker.ts); does its I/O through entry-io.ts only.
+ *
+ * A directory's own attributes are compared when it is walked, not when its parent lists it: by then we know
+ * whether it holds excluded names, whose coming and going moves its mtime independently of the copy.
+ */
+import { join, type RelPath } from '../util/bpath.ts';
+import { compareEntries, lookOf } from './compare.ts';
+import { listDir, readEntry, under, type EntryRead } from './entry-io.ts';
+import type { PathFilter } from './filter.ts';
+import { COOKIE_PREFIX } from './policy.ts';
+import { isSampled } from './sample.ts';
+import type { ContentTask, EntryInfo, FileKind, Granularity, LinkRecord, RawDifference } from './types.ts';
+import { granularityOf } from './precision.ts';
+
+/** What a walk worker needs to know; structured-clone safe (it is the worker's workerData). */
+export interface WalkConfig {
+  /** roots as binary strings (entry-io.ts binaryRoot) */
+  sourceRoot: string;
+  targetRoot: string;
+  exclude: string[];
+  xattrs: boolean;
+  content: 'none' | 'all' | 'sample';
+  samplePercent: number;
+  sampleSeed: number;
+  ignoreRootMtime: boolean;
+}
+
+export interface DirTask {
+  rel: RelPath;
+  source: EntryInfo;
+  target: EntryInfo;
+}
+
+export interface WalkCounts {
+  files: number;
+  dirs: number;
+  symlinks: number;
+  other: number;
+}
+
+export interface DirResult {
+  subdirs: DirTask[];
+  diffs: RawDifference[];
+  links: LinkRecord[];
+  content: ContentTask[];
+  counts: WalkCounts;
+  granularity: Granularity;
+}
+
+export function emptyResult(): DirResult {
+  return {
+    subdirs: [],
+    diffs: [],
+    links: [],
+    content: [],
+    counts: { files: 0, dirs: 0, symlinks: 0, other: 0 },
+    granularity: { source: 1_000_000_000, target: 1_000_000_000 },
+  };
+}
+
+const COUNTED: Record<FileKind, keyof WalkCounts> = {
+  file: 'files',
+  dir: 'dirs',
+  symlink: 'symlinks',
+  fifo: 'other',
+  socket: 'other',
+  char: 'other',
+  block: 'other',
+};
+
+function observe(out: DirResult, side: keyof Granularity, e: EntryInfo | undefined): void {
+  if (e === undefined || out.granularity[side] === 1) return;
+  const g = granularityOf(e.ctimeNs);
+  if (g < out.granularity[side]) out.granularity[side] = g;
+}
+
+/** The entry, undefined when absent, null when unreadable (already reported). */
+function present(rel: RelPath, side: 'source' | 'target', read: EntryRead, out: DirResult): EntryInfo | undefined | null {
+  if (read.state === 'present') return read.info;
+  if (read.state === 'absent') return undefined;
+  out.diffs.push({ rel, kind: 'unreadable', source: side === 'source' ? read.errno : null, target: side === 'target' ? read.errno : null, detail: 'lstat', look: null });
+  return null;
+}
+
+export class DirWalker {
+  #config: WalkConfig;
+  #filter: PathFilter;
+  #globs: boolean;
+
+  constructor(config: WalkConfig, filter: PathFilter) {
+    this.#config = config;
+    this.#filter = filter;
+    this.#globs = config.exclude.length > 0;
+  }
+
+  walk(task: DirTask, out: DirResult): void {
+    const c = this.#config;
+    const srcDir = under(c.sourceRoot, task.rel);
+    const tgtDir = under(c.targetRoot, task.rel);
+    out.counts.dirs++;
+    const a = listDir(srcDir);
+    const b = listDir(tgtDir);
+    let sawExcluded = false;
+    if (!a.ok || !b.ok) {
+      out.diffs.push({ rel: task.rel, kind: 'unreadable', source: a.ok ? null : a.errno, target: b.ok ? null : b.errno, detail: 'readdir', look: lookOf(task.source) });
+    } else {
+      const targetOnly = new Set(b.names);
+      for (const name of a.names) {
+        const both = targetOnly.delete(name);
+        if (name.startsWith(COOKIE_PREFIX)) {
+          sawExcluded = true;
+          continue;
+        }
+        const rel = join(task.rel, name);
+        const s = present(rel, 'source', readEntry(under(srcDir, name), c.xattrs), out);
+        const t = both ? present(rel, 'target', readEntry(under(tgtDir, name), c.xattrs), out) : undefined;
+        if (this.#child(rel, name, s, t, out)) sawExcluded = true;
+      }
+      for (const name of targetOnly) {
+        if (name.startsWith(COOKIE_PREFIX)) {
+          sawExcluded = true;
+          continue;
+        }
+        const rel = join(task.rel, name);
+        const t = present(rel, 'target', readEntry(under(tgtDir, name), c.xattrs), out);
+        if (this.#child(rel, name, undefined, t, out)) sawExcluded = true;
+      }
+    }
+    const skipMtime = sawExcluded || (task.rel === '' && c.ignoreRootMtime);
+    compareEntries(task.rel, task.source, task.target, { xattrs: c.xattrs, skipMtime }, out.diffs);
+  }
+
+  /** Handles one name; returns true when it is excluded. */
+  #child(rel: RelPath, name: string, s: EntryInfo | undefined | null, t: EntryInfo | undefined | null, out: DirResult): boolean {
+    if (s === null || t === null) return false; // unreadable: reported, nothing to compare
+    const either = s ?? t;
+    if (either === undefined) return false; // vanished on both sides between listing and lstat
+    if (this.#globs && this.#filter.excludes(rel, name, either.kind === 'dir')) return true;
+    observe(out, 'source', s);
+    observe(out, 'target', t);
+    if (s !== undefined && t !== undefined && s.kind === t.kind) {
+      if (s.kind === 'dir') {
+        out.subdirs.push({ rel, source: s, target: t });
+        return false;
+      }
+      if (s.nlink > 1 || t.nlink > 1) out.links.push({ rel, source: s.inode, target: t.inode, look: lookOf(s) });
+      if (s.kind === 'file' && s.size === t.size && s.size > 0 && this.#wantsContent(rel)) out.content.push({ rel, size: s.size });
+    }
+    out.counts[COUNTED[either.kind]]++;
+    compareEntries(rel, s, t, { xattrs: this.#config.xattrs, skipMtime: false }, out.diffs);
+    return false;
+  }
+
+  #wantsContent(rel: RelPath): boolean {
+    const c = this.#config;
+    if (c.content === 'all') return true;
+    return c.content === 'sample' && isSampled(rel, c.samplePercent, c.sampleSeed);
+  }
+}
