@@ -14,6 +14,19 @@ export const DEFAULT_DELAY_MS = 5;
 export const DEFAULT_MAX_WAIT_MS = 200;
 export const DEFAULT_STATE_DIR = '/run/livesync';
 export const DEFAULT_SEED_WORKERS = 1;
+/** Halt when more than this share of the tree is deleted between two batches (a wiped or unmounted source). */
+export const DEFAULT_MAX_DELETE = '50%';
+
+/** `N` (paths), `P%` (of the tree as counted by the seed) or `0` (no limit). */
+export function parseMaxDelete(value: string): { count: number } | { percent: number } | null {
+  const m = /^(\d+)(%?)$/.exec(value.trim());
+  const n = m ? Number(m[1]) : NaN;
+  if (!m || !Number.isSafeInteger(n) || (m[2] === '%' && (n < 1 || n > 100))) {
+    throw usageError('E_BAD_OPTION', `--max-delete must be a number of paths, a percentage (1-100%) or 0, got "${value}"`, 'e.g. --max-delete 50% or --max-delete 100000; 0 disables the limit');
+  }
+  if (n === 0) return null;
+  return m[2] === '%' ? { percent: n } : { count: n };
+}
 
 export interface RawStartOptions {
   name?: string;
@@ -28,6 +41,8 @@ export interface RawStartOptions {
   seedWorkers?: string;
   heartbeat?: boolean;
   metrics?: string;
+  maxDelete?: string;
+  allowEmptySource?: boolean;
 }
 
 export interface StartOptions {
@@ -43,6 +58,8 @@ export interface StartOptions {
   seedWorkers: number;
   heartbeat: boolean;
   metrics: string | undefined;
+  maxDelete: { count: number } | { percent: number } | null;
+  allowEmptySource: boolean;
 }
 
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;
@@ -109,5 +126,7 @@ export function normalizeStartOptions(source: string, target: string, raw: RawSt
     seedWorkers: intOption('--seed-workers', raw.seedWorkers, DEFAULT_SEED_WORKERS, 1, 64),
     heartbeat: raw.heartbeat ?? true,
     metrics: raw.metrics,
+    maxDelete: parseMaxDelete(raw.maxDelete ?? DEFAULT_MAX_DELETE),
+    allowEmptySource: raw.allowEmptySource ?? false,
   });
 }

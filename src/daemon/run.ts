@@ -46,6 +46,8 @@ export async function runDaemon(options: Readonly<StartOptions>, ctx: RunContext
       maxWaitMs: options.maxWaitMs,
       seedWorkers: options.seedWorkers,
       heartbeat: options.heartbeat,
+      maxDelete: options.maxDelete,
+      allowEmptySource: options.allowEmptySource,
     });
     const onSignal = (signal: NodeJS.Signals): void => {
       bus.emit({ type: 'info', message: `received ${signal}; stopping after the in-flight batch` });

@@ -18,7 +18,7 @@ import type { EventBus, MirrorState } from '../events/event.ts';
 import type { FlushResult, JobControl, JobInfo } from './job.ts';
 import type { WatchChange, Watcher } from '../watch/types.ts';
 import { display, parentOf, type RelPath } from '../util/bpath.ts';
-import { identity, sameIdentity, unlinkUnder, writeFileUnder, type Identity } from '../sys/fsops.ts';
+import { identity, listRoot, sameIdentity, unlinkUnder, writeFileUnder, type Identity } from '../sys/fsops.ts';
 import { DATA, DEEP, DirtySet, META, type DirtyEntry } from './dirty-set.ts';
 import { SAME_TICK_WINDOW_MS } from './batch-plan.ts';
 import type { Rename } from './batch-runner.ts';
@@ -44,6 +44,10 @@ export interface MirrorOptions extends RsyncCommon {
   maxWaitMs: number;
   seedWorkers: number;
   heartbeat: boolean;
+  /** halt instead of propagating more deletions than this between two batches (or in the seed); null = no limit */
+  maxDelete: { count: number } | { percent: number } | null;
+  /** allow an empty source root to empty the target (otherwise: halted) */
+  allowEmptySource: boolean;
 }
 
 export class Mirror implements JobControl {
@@ -70,6 +74,8 @@ export class Mirror implements JobControl {
   #stopping = false;
   #batchId = 0;
   #failures = new FailedPaths();
+  #pendingDeletes = 0;
+  #treeEntries = 0;
   #failureTimer: NodeJS.Timeout | null = null;
 
   constructor(options: MirrorOptions) {
@@ -112,8 +118,12 @@ export class Mirror implements JobControl {
   async #seedLoop(): Promise<void> {
     for (let attempt = 1; !this.#stopping && this.#state !== 'halted'; attempt++) {
       this.#setState('seeding');
-      const result = await seed({ ...this.#o, workers: this.#o.seedWorkers, bus: this.bus });
+      if (this.#sourceEmptied()) return this.#halt(`source root ${this.info.source} is empty but the target is not; refusing to empty the target (--allow-empty-source overrides)`);
+      const maxDeleteCount = this.#o.maxDelete && 'count' in this.#o.maxDelete ? this.#o.maxDelete.count : 0;
+      const result = await seed({ ...this.#o, workers: this.#o.seedWorkers, bus: this.bus, maxDeleteCount });
+      if (result.exitCode === 25) return this.#halt(`the seed would delete more than ${maxDeleteCount} paths on the target (--max-delete); target partly reconciled, deletions stopped`);
       if (result.outcome === 'ok' || result.outcome === 'vanished') {
+        this.#treeEntries = result.entries;
         this.#seeded = true;
         this.#setState('catching-up');
         this.#schedule(true);
@@ -136,6 +146,7 @@ export class Mirror implements JobControl {
           if (isCookie(c.path)) this.#cookiesSeen.get(c.path)?.();
           break;
         case 'delete':
+          this.#pendingDeletes++;
           this.#dirty.mark(c.path, c.isDir ? META | DEEP : META, now);
           this.#dirty.mark(parentOf(c.path), META, now);
           break;
@@ -178,6 +189,9 @@ export class Mirror implements JobControl {
     }
     const src = identity(this.info.source);
     if (this.#sourceId && !sameIdentity(src, this.#sourceId)) return this.#halt(`source root ${this.info.source} disappeared or was replaced`);
+    const massDelete = this.#massDelete();
+    if (massDelete) return this.#halt(massDelete);
+    this.#pendingDeletes = 0;
     this.#requeueDueFailures(Date.now());
     if (this.#dirty.size === 0 && this.#renames.length === 0) return this.#afterBatch([]);
     const id = ++this.#batchId;
@@ -221,6 +235,21 @@ export class Mirror implements JobControl {
     this.#afterBatch(drained.entries);
   }
 
+  /** Why the pending deletions must not be propagated, or null. */
+  #massDelete(): string | null {
+    if (this.#pendingDeletes === 0) return null;
+    if (this.#sourceEmptied()) return `source root ${this.info.source} was emptied (${this.#pendingDeletes} deletions pending); target left untouched (--allow-empty-source overrides)`;
+    const limit = this.#o.maxDelete === null ? 0 : 'count' in this.#o.maxDelete ? this.#o.maxDelete.count : Math.max(1000, Math.ceil((this.#o.maxDelete.percent / 100) * this.#treeEntries));
+    if (limit > 0 && this.#pendingDeletes > limit) return `mass delete: ${this.#pendingDeletes} paths deleted in the source since the last batch, above the limit of ${limit} (--max-delete); target left untouched`;
+    return null;
+  }
+
+  #sourceEmptied(): boolean {
+    if (this.#o.allowEmptySource) return false;
+    const visible = (dir: string): number => listRoot(dir).filter((n) => !isCookie(n)).length;
+    return visible(this.info.source) === 0 && visible(this.info.target) > 0;
+  }
+
   /** Failed paths whose backoff has passed go back into the dirty set; arms a timer for the next one. */
   #requeueDueFailures(now: number): void {
     for (const f of this.#failures.due(now)) this.#dirty.mark(f.path, f.flags, f.since);
@@ -229,7 +258,10 @@ export class Mirror implements JobControl {
       if (this.#failureTimer) clearTimeout(this.#failureTimer);
       this.#failureTimer = setTimeout(() => {
         this.#failureTimer = null;
-        this.#requeueDueFailures(Date.now());
+        const massDelete = this.#massDelete();
+    if (massDelete) return this.#halt(massDelete);
+    this.#pendingDeletes = 0;
+    this.#requeueDueFailures(Date.now());
         this.#schedule(true);
       }, Math.max(0, next - now));
       this.#failureTimer.unref();

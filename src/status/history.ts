@@ -15,8 +15,8 @@ export interface SecondSums {
 }
 
 export class SecondRing {
-  /** which second (floor(ms / 1000)) each slot currently holds; -1 = never used */
-  #second = new Float64Array(HISTORY_S).fill(-1);
+  /** which second (floor(ms / 1000)) each slot currently holds; NaN = never used */
+  #second = new Float64Array(HISTORY_S).fill(Number.NaN);
   #lagMax = new Float64Array(HISTORY_S);
   #files = new Float64Array(HISTORY_S);
   #bytes = new Float64Array(HISTORY_S);
@@ -24,7 +24,7 @@ export class SecondRing {
   #first: number | null = null;
 
   #slot(second: number): number {
-    const i = second % HISTORY_S;
+    const i = ((second % HISTORY_S) + HISTORY_S) % HISTORY_S;
     if (this.#second[i] !== second) {
       this.#second[i] = second;
       this.#lagMax[i] = 0;
@@ -68,7 +68,7 @@ export class SecondRing {
     const n = Math.max(0, Math.min(HISTORY_S - 1, Math.floor(seconds), available));
     const total = { files: 0, bytes: 0, changes: 0, seconds: n };
     for (let s = last - n + 1; s <= last; s++) {
-      const i = s % HISTORY_S;
+      const i = ((s % HISTORY_S) + HISTORY_S) % HISTORY_S;
       if (this.#second[i] !== s) continue;
       total.files += this.#files[i] ?? 0;
       total.bytes += this.#bytes[i] ?? 0;

@@ -71,7 +71,7 @@ export function rootLevelArgs(c: RsyncCommon): string[] {
 }
 
 /** Files and bytes transferred, from rsync's --stats output. */
-export function parseStats(stdout: string): { files: number; bytes: number } {
+export function parseStats(stdout: string): { files: number; bytes: number; entries: number } {
   const num = (re: RegExp): number => {
     const m = re.exec(stdout);
     return m ? Number(m[1]!.replaceAll(',', '')) : 0;
@@ -79,5 +79,6 @@ export function parseStats(stdout: string): { files: number; bytes: number } {
   return {
     files: num(/Number of regular files transferred: ([\d,]+)/),
     bytes: num(/Total transferred file size: ([\d,]+)/),
+    entries: num(/Number of files: ([\d,]+)/),
   };
 }

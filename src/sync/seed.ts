@@ -21,6 +21,8 @@ export const SEED_PROGRESS_INTERVAL_MS = 2_000;
 
 export interface SeedOptions extends RsyncCommon {
   workers: number;
+  /** rsync --max-delete for the seed (a restart must not empty the target to follow an accident); 0 = none */
+  maxDeleteCount: number;
   bus: EventBus;
   isExcluded: (rel: RelPath, isDir: boolean) => boolean;
   signal?: AbortSignal;
@@ -31,7 +33,11 @@ export interface SeedResult {
   message: string;
   files: number;
   bytes: number;
+  /** entries in the source tree (files, dirs, links...) as rsync counted them */
+  entries: number;
   durationMs: number;
+  /** rsync's exit code of the worst run (25 = --max-delete reached) */
+  exitCode?: number | null;
 }
 
 interface WorkerState {
@@ -78,7 +84,7 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
     const state: WorkerState = { bytes: 0, rate: 0, files: 0, percent: null };
     states.push(state);
     const splitter = new ProgressSplitter();
-    const args = seedArgs(options, { list: list !== null, progress: true });
+    const args = [...seedArgs(options, { list: list !== null, progress: true }), ...(options.maxDeleteCount > 0 ? [`--max-delete=${options.maxDeleteCount}`] : [])];
     const input = list === null ? undefined : Buffer.concat(list.flatMap((p) => [toBytes(p), Buffer.from([0])]));
     const result = await run(options.rsync ?? 'rsync', args, {
       input,
@@ -96,7 +102,7 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
     state.rate = 0;
     const { outcome, why } = result.spawnError ? { outcome: 'fatal' as const, why: result.spawnError } : classifyExit(result.exitCode, result.signal);
     const stats = parseStats(result.stdout);
-    return { outcome, message: outcome === 'ok' || outcome === 'vanished' ? why : `${why}: ${tail(result.stderr)}`, files: stats.files, bytes: stats.bytes, durationMs: result.durationMs };
+    return { outcome, message: outcome === 'ok' || outcome === 'vanished' ? why : `${why}: ${tail(result.stderr)}`, files: stats.files, bytes: stats.bytes, entries: stats.entries, durationMs: result.durationMs, exitCode: result.exitCode };
   };
 
   try {
@@ -109,15 +115,16 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
       // top level: attributes of the root and deletion of top-level entries gone from the source
       const root = await run(options.rsync ?? 'rsync', rootLevelArgs(options), { signal: options.signal });
       const c = classifyExit(root.exitCode, root.signal);
-      results.push({ outcome: c.outcome, message: `${c.why}: ${tail(root.stderr)}`, files: 0, bytes: 0, durationMs: root.durationMs });
+      results.push({ outcome: c.outcome, message: `${c.why}: ${tail(root.stderr)}`, files: 0, bytes: 0, entries: 0, durationMs: root.durationMs });
     }
     report(true);
     const worst = results.find((r) => r.outcome !== 'ok' && r.outcome !== 'vanished');
     const files = results.reduce((a, r) => a + r.files, 0);
     const bytes = results.reduce((a, r) => a + r.bytes, 0);
+    const entries = results.reduce((a, r) => a + r.entries, 0);
     const durationMs = Math.round(performance.now() - started);
     if (!worst) bus.emit({ type: 'seed-done', files, bytes, durationMs });
-    return { outcome: worst?.outcome ?? 'ok', message: worst?.message ?? 'ok', files, bytes, durationMs };
+    return { outcome: worst?.outcome ?? 'ok', message: worst?.message ?? 'ok', files, bytes, entries, durationMs, exitCode: worst?.exitCode ?? 0 };
   } finally {
     clearInterval(timer);
   }

@@ -2,7 +2,7 @@
  * Glue only: the filesystem calls the engine makes on the source and target roots. Byte-exact paths
  * (Buffer), typed results, no decisions.
  */
-import { lstatSync, mkdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { absBytes, type RelPath } from '../util/bpath.ts';
 import { errnoCode } from '../errors/errors.ts';
 
@@ -73,4 +73,13 @@ export function writeFileAtomic(path: string, data: string | Buffer): void {
 
 export function removePath(path: string): void {
   rmSync(path, { force: true, recursive: true });
+}
+
+/** Names in a directory as binary strings; [] when it cannot be read. */
+export function listRoot(dir: string): string[] {
+  try {
+    return readdirSync(dir, { encoding: 'buffer' }).map((b) => b.toString('latin1'));
+  } catch {
+    return [];
+  }
 }

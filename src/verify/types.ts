@@ -162,6 +162,7 @@ export interface Look {
 export interface ContentTask {
   rel: RelPath;
   size: number;
+  look: Look;
 }
 
 /** A pair of paths that shares an inode with other paths on at least one side. */

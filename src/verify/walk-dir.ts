@@ -148,7 +148,7 @@ export class DirWalker {
         return false;
       }
       if (s.nlink > 1 || t.nlink > 1) out.links.push({ rel, source: s.inode, target: t.inode, look: lookOf(s) });
-      if (s.kind === 'file' && s.size === t.size && s.size > 0 && this.#wantsContent(rel)) out.content.push({ rel, size: s.size });
+      if (s.kind === 'file' && s.size === t.size && s.size > 0 && this.#wantsContent(rel)) out.content.push({ rel, size: s.size, look: lookOf(s) });
     }
     out.counts[COUNTED[either.kind]]++;
     compareEntries(rel, s, t, { xattrs: this.#config.xattrs, skipMtime: false }, out.diffs);

@@ -132,6 +132,10 @@ export class DirTree {
     this.#unwatched.delete(node);
   }
 
+  get unwatchedCount(): number {
+    return this.#unwatched.size;
+  }
+
   unwatched(): DirNode[] {
     return [...this.#unwatched];
   }

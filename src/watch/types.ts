@@ -59,4 +59,9 @@ export interface WatcherOptions {
   root: string;
   /** true when `rel` (a path under root) is excluded; excluded directories get no watch */
   isExcluded: (rel: RelPath, isDir: boolean) => boolean;
+  /**
+   * true when some exclude pattern matches more than the last path component (it has a '/' or '**'), so a
+   * moved directory's descendants must be re-checked (compileExcludes(...).matchesPaths). Default true (safe).
+   */
+  excludesMatchPaths?: boolean;
 }

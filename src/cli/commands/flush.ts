@@ -18,7 +18,7 @@ export function flushCommand(): Command {
         '  livesync flush                       the only running job, up to 60 s\n' +
         '  cp -a new/ /srv/app/ && livesync flush srv-app --timeout 300000\n\n' +
         'Exit codes: 0 the barrier passed, 7 no such job running (or it is stopping),\n' +
-        '9 the job is halted or degraded, 10 timeout.',
+        '9 the job is halted or degraded, 10 timeout.\n',
     )
     .action(async (name: string | undefined, opts: { stateDir?: string; timeout: string }) => {
       const { validateJobTarget, validateMs } = await import('../../control/options.ts');

@@ -2,8 +2,14 @@
 import type { Command } from 'commander';
 import { startCommand } from './start.ts';
 import { demoCommand } from './demo.ts';
+import { statusCommand } from './status.ts';
+import { flushCommand } from './flush.ts';
+import { stopCommand } from './stop.ts';
 
 export const COMMANDS: Array<() => Command> = [
   startCommand,
   demoCommand,
+  statusCommand,
+  flushCommand,
+  stopCommand,
 ];

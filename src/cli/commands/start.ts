@@ -1,6 +1,6 @@
 /** `livesync start`: flags and help. The daemon lifecycle lives in src/daemon/run.ts. */
 import { Command, Option } from 'commander';
-import { DEFAULT_DELAY_MS, DEFAULT_MAX_WAIT_MS, DEFAULT_SEED_WORKERS, DEFAULT_STATE_DIR } from '../../config/start-options.ts';
+import { DEFAULT_DELAY_MS, DEFAULT_MAX_DELETE, DEFAULT_MAX_WAIT_MS, DEFAULT_SEED_WORKERS, DEFAULT_STATE_DIR } from '../../config/start-options.ts';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -19,6 +19,8 @@ export function startCommand(): Command {
     .option('--mount <spec>', 'mount SPEC at TARGET first (e.g. nas04:/share01)')
     .option('--type <fstype>', 'filesystem type for --mount (e.g. nfs)')
     .option('--options <opts>', 'mount options for --mount (e.g. vers=4.2)')
+    .option('--max-delete <n|p%>', 'halt instead of propagating more deletions than this between two batches (0 = no limit)', DEFAULT_MAX_DELETE)
+    .option('--allow-empty-source', 'let an emptied source root empty the target (otherwise the job halts)')
     .option('--no-heartbeat', 'do not write the .livesync-heartbeat cookie (disables heartbeatLagMs)')
     .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (off by default)')
     .addHelpText(
@@ -26,6 +28,8 @@ export function startCommand(): Command {
       `
 Runs in the foreground until SIGINT/SIGTERM or \`livesync stop\`; run it under systemd. Order that loses nothing:
 watches first, then the seed (a full rsync), queueing every change made meanwhile, then continuous mirroring.
+Safety: if the source root disappears, is replaced, or is emptied, or more than --max-delete paths are deleted
+at once, the job halts (state "halted") and leaves the target untouched until an operator decides.
 Logs are JSON lines on stderr (pretty on a terminal); LIVESYNC_LOG_LEVEL=debug shows every batch.
 
 Examples:

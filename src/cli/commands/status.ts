@@ -20,7 +20,7 @@ export function statusCommand(): Command {
         '  livesync status srv-app --watch    refresh in place; the sparkline shows the lag trend\n' +
         "  livesync status --json | jq .lagMs  for scripts: stable fields, see docs/status.md\n" +
         '  livesync status --watch --json     one JSON object per line, every second\n\n' +
-        'Exit codes: 0 ok, 2 bad flags or several jobs running (name one), 7 no such job running.',
+        'Exit codes: 0 ok, 2 bad flags or several jobs running (name one), 7 no such job running.\n',
     )
     .action(async (name: string | undefined, opts: { stateDir?: string; json?: boolean; watch?: boolean; interval: string; count?: string }) => {
       const { validateJobTarget, validateMs, validateCount } = await import('../../control/options.ts');

@@ -17,7 +17,7 @@ export function stopCommand(): Command {
         'Examples:\n' +
         '  livesync stop                        the only running job\n' +
         '  livesync stop srv-app --state-dir /run/livesync\n\n' +
-        'Exit codes: 0 stopped, 7 no such job running, 10 the daemon did not exit in time.',
+        'Exit codes: 0 stopped, 7 no such job running, 10 the daemon did not exit in time.\n',
     )
     .action(async (name: string | undefined, opts: { stateDir?: string; timeout: string }) => {
       const { validateJobTarget, validateMs } = await import('../../control/options.ts');
