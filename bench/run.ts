@@ -4,23 +4,22 @@
  * Prints markdown tables (copied into docs/benchmarks.md) and writes bench/last-run.md.
  */
 import { spawnSync } from 'node:child_process';
-import { readlinkSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { inPrivateMountNs, unshareCommand } from '../src/sys/mount-ns.ts';
 import { fileURLToPath } from 'node:url';
 
 const sections: Record<string, () => Promise<string>> = {
   mirror: async () => (await import('./mirror.ts')).benchMirror(),
 };
 
-function privateNs(): boolean {
-  return readlinkSync('/proc/self/ns/mnt') !== readlinkSync('/proc/1/ns/mnt');
-}
 
 if (process.getuid?.() !== 0) {
   process.stderr.write('bench: needs root (tmpfs mounts in a private mount namespace)\n');
   process.exit(3);
 }
-if (!privateNs()) {
-  const res = spawnSync('unshare', ['--mount', '--propagation', 'private', process.execPath, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+if (!inPrivateMountNs()) {
+  const ns = unshareCommand([process.execPath, fileURLToPath(import.meta.url), ...process.argv.slice(2)]);
+  const res = spawnSync(ns.file, ns.args, { stdio: 'inherit', env: ns.env });
   process.exit(res.status ?? 1);
 }
 const wanted = process.argv.slice(2).length > 0 ? process.argv.slice(2) : Object.keys(sections);

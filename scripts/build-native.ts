@@ -19,8 +19,10 @@ interface Target {
 export const TARGETS: Target[] = [
   // raw inotify for the watcher: init/addWatch/rmWatch, a libuv poll read loop, drain (src/sys/inotify.ts)
   { source: 'inotify.c', output: 'inotify.node', kind: 'addon' },
-  // verify: extended attributes (and ACLs) by path, without following symlinks
-  { source: 'xattr.c', output: 'xattr.node', kind: 'addon' },
+  // verify: a directory's entries with lstat, symlink target and xattrs (ACLs), fd-relative, in one call
+  { source: 'fsscan.c', output: 'fsscan.node', kind: 'addon' },
+  // process freeze/re-point: ptrace seize/interrupt/detach, syscall injection, memory access (src/sys/ptrace.ts)
+  { source: 'ptrace-helper.c', output: 'ptrace-helper', kind: 'exe' },
 ];
 
 const top = resolve(dirname(fileURLToPath(import.meta.url)), '..');

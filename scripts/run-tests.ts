@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { globSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { unshareCommand } from '../src/sys/mount-ns.ts';
 
 const top = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const only = process.argv[2];
@@ -20,8 +21,7 @@ const nodeArgs = ['--test', '--test-concurrency=1', '--throw-deprecation', '--im
 // As root, the whole suite runs in a private mount namespace: every tmpfs/bind mount a test makes is invisible
 // to the host and disappears with the namespace, even if a test crashes. Not root: root-only tests skip, saying why.
 const isRoot = process.getuid?.() === 0;
-const [cmd, args] = isRoot
-  ? ['unshare', ['--mount', '--propagation', 'private', process.execPath, ...nodeArgs]]
-  : [process.execPath, nodeArgs];
-const result = spawnSync(cmd, args, { cwd: top, stdio: 'inherit', env: { ...process.env, LIVESYNC_TEST_NS: isRoot ? '1' : '' } });
+const ns = unshareCommand([process.execPath, ...nodeArgs]);
+const [cmd, args, env] = isRoot ? [ns.file, ns.args, ns.env] : [process.execPath, nodeArgs, process.env];
+const result = spawnSync(cmd, args, { cwd: top, stdio: 'inherit', env });
 process.exit(result.status ?? 1);

@@ -33,7 +33,7 @@ export async function runDaemon(options: Readonly<StartOptions>, ctx: RunContext
   try {
     if (options.mount) await mountTarget(options);
     const excludes = compileExcludes(options.excludes);
-    const watcher = createWatcher(options.watcher, { root: options.source, isExcluded: excludes.isExcluded });
+    const watcher = await createWatcher(options.watcher, { root: options.source, isExcluded: excludes.isExcluded, excludesMatchPaths: excludes.matchesPaths });
     const mirror = new Mirror({
       info: { name: options.name, source: options.source, target: options.target, stateDir: options.stateDir, pid: process.pid, startedAt: Date.now(), watcher: options.watcher },
       bus,

@@ -9,6 +9,8 @@ import { planBatch, type BatchPlan } from './batch-plan.ts';
 import { replayRenames, runPlan, type ListResult, type Rename, type RenameResult } from './batch-runner.ts';
 import type { RsyncCommon } from '../sync/rsync-args.ts';
 import { failedPaths, type FailedPath } from '../sync/rsync-errors.ts';
+import type { HardLinkIndex } from './hardlinks.ts';
+import { multiLinkFiles } from '../sys/fsops.ts';
 
 export interface BatchInput {
   entries: DirtyEntry[];
@@ -16,6 +18,8 @@ export interface BatchInput {
   renames: Rename[];
   recentlySynced: ReadonlyMap<RelPath, number>;
   forceAll?: boolean;
+  /** names of multi-link inodes, so a new link lands as a link (rsync -H links only within one list) */
+  hardlinks?: HardLinkIndex;
 }
 
 export type BatchOutcome =
@@ -32,6 +36,7 @@ export async function executeBatch(common: RsyncCommon, input: BatchInput, now: 
     if (!r.ok) entries.push({ path: r.to, flags: r.isDir ? META | DEEP : META | DATA, since: input.oldest ?? now });
   }
   const plan = planBatch(entries, { recentlySynced: input.recentlySynced, now, forceAll: input.forceAll ?? false });
+  if (input.hardlinks) await addHardLinkSiblings(common.source, input.hardlinks, plan);
   const results = await runPlan(common, plan);
   const files = results.reduce((a, r) => a + r.files, 0);
   const bytes = results.reduce((a, r) => a + r.bytes, 0);
@@ -47,4 +52,24 @@ export async function executeBatch(common: RsyncCommon, input: BatchInput, now: 
     failed.push(...found);
   }
   return { kind: 'landed', plan, results, renames, failed, files, bytes };
+}
+
+/**
+ * rsync -H links only names in the same run: carry the known sibling names of every multi-link file the batch
+ * touches (flat entries directly, deep entries through one `find -links +1` of those subtrees).
+ */
+async function addHardLinkSiblings(source: string, index: HardLinkIndex, plan: BatchPlan): Promise<void> {
+  plan.flat.push(...index.siblingsOf([...plan.flat, ...plan.forced]));
+  if (plan.deep.length === 0) return;
+  const inDeep = await multiLinkFiles(source, plan.deep);
+  if (inDeep.length === 0) return;
+  for (const f of inDeep) index.add(f.path, f.dev, f.ino);
+  const deepSet = new Set(plan.deep);
+  const covered = (p: RelPath): boolean => {
+    for (let i = p.lastIndexOf('/'); ; i = p.lastIndexOf('/', i - 1)) {
+      if (deepSet.has(i < 0 ? '' : p.slice(0, i))) return true;
+      if (i <= 0) return false;
+    }
+  };
+  plan.deep.push(...index.siblingsOf(inDeep.map((f) => f.path)).filter((p) => !covered(p)));
 }

@@ -14,6 +14,7 @@
  *   DATA   content was written: rsync's quick check may be fooled by a same-size rewrite in the same mtime tick,
  *          so the batch decides whether to force a content comparison (see src/engine/batch-plan.ts)
  *   DEEP   everything under the directory, recursively (new directory, overflow, unwatched, collapsed)
+ *   GONE   deleted or moved away (its parent's mtime is fixed by a follow-up entry once the deletion landed)
  * A DEEP ancestor absorbs every later mark below it.
  *
  * Timestamps: each entry keeps the time it was first marked; `oldest` is the first-marked time of the oldest
@@ -24,6 +25,8 @@ import { components, join, type RelPath } from '../util/bpath.ts';
 export const META = 1;
 export const DATA = 2;
 export const DEEP = 4;
+/** the path was deleted or moved away: rsync's deletion changes the parent's mtime after rsync set it */
+export const GONE = 8;
 
 /** A directory with more dirty children than this is synced as one recursive entry. */
 export const COLLAPSE_CHILDREN = 512;
@@ -94,7 +97,7 @@ export class DirtySet {
    */
   move(from: RelPath, to: RelPath, since: number): void {
     const detached = this.#detach(from);
-    this.mark(from, META, since);
+    this.mark(from, META | GONE, since);
     if (detached) {
       const target = this.#nodeFor(to);
       if (target) {

@@ -18,12 +18,13 @@ import type { EventBus, MirrorState } from '../events/event.ts';
 import type { FlushResult, JobControl, JobInfo } from './job.ts';
 import type { WatchChange, Watcher } from '../watch/types.ts';
 import { display, parentOf, type RelPath } from '../util/bpath.ts';
-import { identity, listRoot, sameIdentity, unlinkUnder, writeFileUnder, type Identity } from '../sys/fsops.ts';
-import { DATA, DEEP, DirtySet, META, type DirtyEntry } from './dirty-set.ts';
+import { identity, listRoot, multiLinkFiles, sameIdentity, unlinkUnder, writeFileUnder, type Identity } from '../sys/fsops.ts';
+import { DATA, DEEP, DirtySet, GONE, META, type DirtyEntry } from './dirty-set.ts';
 import { SAME_TICK_WINDOW_MS } from './batch-plan.ts';
 import type { Rename } from './batch-runner.ts';
 import { executeBatch } from './batch.ts';
 import { FailedPaths } from './failures.ts';
+import { HardLinkIndex } from './hardlinks.ts';
 import { backoffMs } from '../sync/rsync-exit.ts';
 import { seed } from '../sync/seed.ts';
 import type { RsyncCommon } from '../sync/rsync-args.ts';
@@ -32,6 +33,8 @@ import { Waiters } from './waiters.ts';
 
 /** Lag above which an in-sync job reports catching-up again, and below which it is in-sync. */
 export const CATCHING_UP_LAG_MS = 10_000;
+/** A percentage --max-delete never halts below this many deletions (small trees churn a lot relative to size). */
+export const MASS_DELETE_FLOOR = 10_000;
 
 export interface MirrorOptions extends RsyncCommon {
   info: JobInfo;
@@ -76,10 +79,13 @@ export class Mirror implements JobControl {
   #failures = new FailedPaths();
   #pendingDeletes = 0;
   #treeEntries = 0;
+  #hardlinks: HardLinkIndex;
+  #linkSearch: Promise<void> | null = null;
   #failureTimer: NodeJS.Timeout | null = null;
 
   constructor(options: MirrorOptions) {
     this.#o = options;
+    this.#hardlinks = new HardLinkIndex(options.source);
     this.info = options.info;
     this.bus = options.bus;
     options.watcher.onChanges = (changes) => this.#absorb(changes);
@@ -124,6 +130,8 @@ export class Mirror implements JobControl {
       if (result.exitCode === 25) return this.#halt(`the seed would delete more than ${maxDeleteCount} paths on the target (--max-delete); target partly reconciled, deletions stopped`);
       if (result.outcome === 'ok' || result.outcome === 'vanished') {
         this.#treeEntries = result.entries;
+        // before the first batch: a link made during the seed must find its sibling in the index
+        for (const f of await multiLinkFiles(this.info.source)) this.#hardlinks.add(f.path, f.dev, f.ino);
         this.#seeded = true;
         this.#setState('catching-up');
         this.#schedule(true);
@@ -147,7 +155,7 @@ export class Mirror implements JobControl {
           break;
         case 'delete':
           this.#pendingDeletes++;
-          this.#dirty.mark(c.path, c.isDir ? META | DEEP : META, now);
+          this.#dirty.mark(c.path, c.isDir ? META | DEEP | GONE : META | GONE, now);
           this.#dirty.mark(parentOf(c.path), META, now);
           break;
         case 'move':
@@ -203,7 +211,7 @@ export class Mirror implements JobControl {
     this.#emitQueue();
     const started = Date.now();
     this.bus.emit({ type: 'batch-start', id, paths: drained.entries.length, deepPaths: drained.entries.filter((e) => e.flags & DEEP).length, renames: renames.length });
-    const outcome = await executeBatch(this.#o, { entries: drained.entries, oldest: drained.oldest, renames, recentlySynced: this.#recent }, started);
+    const outcome = await executeBatch(this.#o, { entries: drained.entries, oldest: drained.oldest, renames, recentlySynced: this.#recent, hardlinks: this.#hardlinks }, started);
     for (const r of outcome.renames) this.bus.emit({ type: 'rename', from: r.from, to: r.to, ok: r.ok, ...(r.errno ? { errno: r.errno } : {}) });
     this.#inFlight = null;
     this.#inFlightOldest = null;
@@ -223,6 +231,10 @@ export class Mirror implements JobControl {
       if (!failed.has(e.path) && this.#failures.clear(e.path)) this.bus.emit({ type: 'path-recovered', path: display(e.path) });
     }
     this.#noteSynced(outcome.plan.flat, outcome.plan.forced, started);
+    this.#resolveHardLinks();
+    // rsync sets a directory's mtime before deleting inside it: touch up the parents of deletions next batch
+    const now = Date.now();
+    for (const e of drained.entries) if (e.flags & GONE && e.path !== '') this.#dirty.mark(parentOf(e.path), META, now);
     this.bus.emit({
       type: 'batch-done',
       id,
@@ -239,7 +251,7 @@ export class Mirror implements JobControl {
   #massDelete(): string | null {
     if (this.#pendingDeletes === 0) return null;
     if (this.#sourceEmptied()) return `source root ${this.info.source} was emptied (${this.#pendingDeletes} deletions pending); target left untouched (--allow-empty-source overrides)`;
-    const limit = this.#o.maxDelete === null ? 0 : 'count' in this.#o.maxDelete ? this.#o.maxDelete.count : Math.max(1000, Math.ceil((this.#o.maxDelete.percent / 100) * this.#treeEntries));
+    const limit = this.#o.maxDelete === null ? 0 : 'count' in this.#o.maxDelete ? this.#o.maxDelete.count : Math.max(MASS_DELETE_FLOOR, Math.ceil((this.#o.maxDelete.percent / 100) * this.#treeEntries));
     if (limit > 0 && this.#pendingDeletes > limit) return `mass delete: ${this.#pendingDeletes} paths deleted in the source since the last batch, above the limit of ${limit} (--max-delete); target left untouched`;
     return null;
   }
@@ -248,6 +260,26 @@ export class Mirror implements JobControl {
     if (this.#o.allowEmptySource) return false;
     const visible = (dir: string): number => listRoot(dir).filter((n) => !isCookie(n)).length;
     return visible(this.info.source) === 0 && visible(this.info.target) > 0;
+  }
+
+  /**
+   * A new link to an inode whose other names are unknown landed as a copy: search the tree for its names (one
+   * find at a time, in the background) and re-sync them together so rsync -H links them.
+   */
+  #resolveHardLinks(): void {
+    if (this.#linkSearch) return;
+    const inodes = this.#hardlinks.takeUnresolved();
+    if (inodes.length === 0) return;
+    const since = Date.now();
+    this.#linkSearch = multiLinkFiles(this.info.source, [''], inodes).then((found) => {
+      this.#linkSearch = null;
+      for (const f of found) {
+        this.#hardlinks.add(f.path, f.dev, f.ino);
+        this.#dirty.mark(f.path, META, since);
+      }
+      if (found.length > 0) this.#schedule(true);
+      this.#resolveHardLinks();
+    });
   }
 
   /** Failed paths whose backoff has passed go back into the dirty set; arms a timer for the next one. */

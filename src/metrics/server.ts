@@ -7,7 +7,7 @@ import { ExitCode } from '../errors/exit-codes.ts';
 import { errorText, ToolError } from '../errors/errors.ts';
 import type { EventBus } from '../events/event.ts';
 import type { StatusTracker } from '../status/tracker.ts';
-import { listenHttp } from '../sys/net.ts';
+import { listenHttp } from '../sys/http-listen.ts';
 import type { MetricsAddress } from './address.ts';
 import { matchEvents } from './matchers.ts';
 import { createMetrics, type Metrics } from './registry.ts';

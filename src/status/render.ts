@@ -2,6 +2,7 @@
  * The human status view: a StatusSnapshot as a few lines that fit one screen, lag first. Pure (text in, text
  * out); the terminal handling (refresh in place) is in src/status/show.ts.
  */
+import { forTerminal } from './printable.ts';
 import type { StatusSnapshot } from './snapshot.ts';
 import { STATE_INFO } from './states.ts';
 
@@ -100,7 +101,10 @@ export function renderStatus(s: StatusSnapshot, options: RenderOptions): string[
   const up = s.startedAt === null ? '' : `, up ${formatDuration(now - s.startedAt)}`;
   lines.push(`  job        ${s.source} -> ${s.target} (pid ${s.pid ?? '?'}${up}${s.watcher === null ? '' : `, ${s.watcher}`})`);
   if (options.sparkline && s.lagHistory !== undefined) {
-    const samples = s.lagHistory.samplesMs;
+    // A job younger than the history window: show only the seconds it has lived.
+    const all = s.lagHistory.samplesMs;
+    const first = all.findIndex((v) => v !== null);
+    const samples = first < 0 ? [] : all.slice(first);
     const spanS = Math.round((samples.length * s.lagHistory.intervalMs) / 1000);
     const label = `  lag, last ${spanS >= 120 ? `${Math.round(spanS / 60)} min` : `${spanS} s`} `;
     const max = Math.max(0, ...samples.map((v) => v ?? 0));
@@ -108,5 +112,5 @@ export function renderStatus(s: StatusSnapshot, options: RenderOptions): string[
     const width = Math.max(10, options.columns - label.length - tail.length - 1);
     lines.push(`${label}${sparkline(samples, width)}${tail}`);
   }
-  return lines.map((line) => (line.length > options.columns ? `${line.slice(0, Math.max(1, options.columns - 1))}…` : line));
+  return lines.map(forTerminal).map((line) => (line.length > options.columns ? `${line.slice(0, Math.max(1, options.columns - 1))}…` : line));
 }

@@ -13,6 +13,7 @@ import { renderStatus } from './render.ts';
 
 export const DEFAULT_WATCH_INTERVAL_MS = 1_000;
 const DEFAULT_COLUMNS = 100;
+const MIN_COLUMNS = 40;
 /** ANSI: cursor up n lines, then clear to the end of the screen */
 const redrawFrom = (lines: number): string => (lines > 0 ? `\x1b[${lines}A\r\x1b[J` : '');
 
@@ -37,7 +38,8 @@ export interface StatusOptions {
 export async function showStatus(options: StatusOptions, term: Terminal): Promise<void> {
   const paths = await resolveJob(options.name, options.stateDir);
   await using client = await ControlClient.connect(paths);
-  const columns = term.columns ?? DEFAULT_COLUMNS;
+  // A pty may report 0 columns (no size set): fall back to a sane width.
+  const columns = term.columns !== undefined && term.columns >= MIN_COLUMNS ? term.columns : DEFAULT_COLUMNS;
   if (!options.watch) {
     const snapshot = await client.request('status', {});
     term.write(options.json ? `${JSON.stringify(snapshot, null, 2)}\n` : `${renderStatus(snapshot, { columns, sparkline: false }).join('\n')}\n`);

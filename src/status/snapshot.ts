@@ -2,7 +2,7 @@
  * The status snapshot: what `livesync status --json` prints and the control socket's `status` method returns.
  * Stable and versioned (`schema`): fields are only ever added; a removal or change of meaning bumps the
  * schema. Every field is documented in docs/status.md. Times are ms since the epoch, durations ms, sizes bytes.
- * Paths are printable (src/util/bpath.ts display(): invalid UTF-8 bytes appear as \xNN).
+ * Paths are printable (src/status/printable.ts: a name that is not valid UTF-8 shows bytes as \xNN).
  *
  * Types only: built by src/status/tracker.ts.
  */

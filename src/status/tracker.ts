@@ -8,8 +8,8 @@
  * a scripted event sequence always gives the same snapshot. Create it before the engine emits its first event.
  */
 import type { EventBus, EventOf, EventType, LivesyncEvent, MirrorState } from '../events/event.ts';
-import { display } from '../util/bpath.ts';
 import { HISTORY_S, SecondRing } from './history.ts';
+import { printablePath } from './printable.ts';
 import { STATUS_SCHEMA, type FailedPath, type SeedStatus, type StatusSnapshot } from './snapshot.ts';
 
 /** failedPaths and unwatched list at most this many entries (the counts stay exact) */
@@ -98,17 +98,17 @@ const REDUCERS: Reducers = {
   'batch-start': () => {},
   // one path keeps failing: listed with its error until it recovers
   'path-failed': (s, e) => {
-    const path = display(e.path);
+    const path = printablePath(e.path);
     const before = s.failed.get(path);
     s.failed.set(path, { error: e.message, attempts: e.attempts, since: before?.since ?? e.time, lastAt: e.time });
   },
   // a failing path synced again
-  'path-recovered': (s, e) => void s.failed.delete(display(e.path)),
+  'path-recovered': (s, e) => void s.failed.delete(printablePath(e.path)),
   // the initial watch pass finished
   'watch-ready': (s, e) => Object.assign(s, { watchedDirs: e.watchedDirs, watcher: e.watcher }),
   // one directory could not get a watch: it is rescanned periodically
   'watch-failed': (s, e) => {
-    const path = display(e.path);
+    const path = printablePath(e.path);
     if (!s.unwatched.has(path)) s.unwatchedDirs += 1;
     s.unwatched.delete(path);
     s.unwatched.set(path, e.errno);

@@ -11,6 +11,14 @@
 
 export const MIGRATION_FLAGS: readonly string[] = ['-aHAXS', '--numeric-ids', '-x', '--modify-window=-1', '--protect-args'];
 
+/**
+ * rsync's I/O timeout (it sends keep-alives every half of it, so a long scan does not trip it). Measured: with
+ * directories renamed while a recursive run walks them, rsync 3.5's three processes can deadlock in poll(); the
+ * timeout turns that into exit 30 (retry) instead of a batch that never ends.
+ */
+export const BATCH_IO_TIMEOUT_S = 15;
+export const SEED_IO_TIMEOUT_S = 120;
+
 export interface RsyncCommon {
   rsync?: string;
   /** source root (absolute, no trailing slash needed) */
@@ -43,6 +51,7 @@ const MODE_FLAGS: Record<ListMode, readonly string[]> = {
 export function batchArgs(c: RsyncCommon, mode: ListMode): string[] {
   return [
     ...MIGRATION_FLAGS,
+    `--timeout=${BATCH_IO_TIMEOUT_S}`,
     ...MODE_FLAGS[mode],
     '--from0',
     '--files-from=-',
@@ -56,6 +65,7 @@ export function batchArgs(c: RsyncCommon, mode: ListMode): string[] {
 export function seedArgs(c: RsyncCommon, options: { list?: boolean; progress?: boolean } = {}): string[] {
   return [
     ...MIGRATION_FLAGS,
+    `--timeout=${SEED_IO_TIMEOUT_S}`,
     '--delete',
     ...(options.list ? ['-r', '--from0', '--files-from=-'] : []),
     ...(options.progress ? ['--info=progress2', '--no-human-readable'] : []),

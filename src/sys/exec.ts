@@ -22,6 +22,8 @@ export interface ExecOptions {
   /** called with each stdout chunk as it arrives (progress parsing) */
   onStdout?: (chunk: string) => void;
   env?: Record<string, string>;
+  /** stdout/stderr decoding; 'latin1' keeps file names byte-exact (one char per byte, like RelPath) */
+  encoding?: 'utf8' | 'latin1';
 }
 
 export async function run(file: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
@@ -36,11 +38,16 @@ export async function run(file: string, args: readonly string[], options: ExecOp
     env: options.env,
     extendEnv: true,
     buffer: { stdout: options.onStdout === undefined, stderr: true },
-    encoding: 'utf8',
+    encoding: options.encoding ?? 'utf8',
   });
+  const streamed: string[] = [];
   if (options.onStdout && child.stdout) {
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', options.onStdout);
+    const onStdout = options.onStdout;
+    child.stdout.setEncoding(options.encoding ?? 'utf8');
+    child.stdout.on('data', (chunk: string) => {
+      streamed.push(chunk);
+      onStdout(chunk);
+    });
   }
   const result = await child;
   const durationMs = performance.now() - started;
@@ -48,7 +55,7 @@ export async function run(file: string, args: readonly string[], options: ExecOp
   return {
     exitCode: result.exitCode ?? null,
     signal: result.signal ?? null,
-    stdout: typeof result.stdout === 'string' ? result.stdout : '',
+    stdout: typeof result.stdout === 'string' ? result.stdout : streamed.join(''),
     stderr: typeof result.stderr === 'string' ? result.stderr : '',
     durationMs,
     ...(spawnError === undefined ? {} : { spawnError }),

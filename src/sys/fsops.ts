@@ -83,3 +83,28 @@ export function listRoot(dir: string): string[] {
     return [];
   }
 }
+
+/**
+ * Every regular file or symlink with more than one link under `root` (or under the given subtrees of it), one
+ * filesystem, as {dev, ino, path relative to root}, from GNU find (C speed; livesync only parses).
+ */
+export async function multiLinkFiles(root: string, under: readonly RelPath[] = [''], inodes: readonly number[] = []): Promise<Array<{ dev: number; ino: number; path: RelPath }>> {
+  const { run } = await import('./exec.ts');
+  const rootText = Buffer.from(root, 'utf8').toString('latin1');
+  const starts = under.map((rel) => (rel === '' ? rootText : `${rootText}/${rel}`));
+  // argv is UTF-8 text: a start path with bytes that are not UTF-8 cannot be passed; search its root instead
+  const encodable = starts.every((s) => Buffer.from(Buffer.from(s, 'latin1').toString('utf8'), 'utf8').equals(Buffer.from(s, 'latin1')));
+  const args = (encodable ? starts : [rootText]).map((s) => Buffer.from(s, 'latin1').toString('utf8'));
+  const res = await run('find', [...args, '-xdev', '(', '-type', 'f', '-o', '-type', 'l', ')', '-links', '+1', '-printf', '%D %i %p\\0'], { encoding: 'latin1' });
+  const prefix = `${rootText}/`;
+  return res.stdout
+    .split('\0')
+    .filter((r) => r !== '')
+    .map((r) => {
+      const a = r.indexOf(' ');
+      const b = r.indexOf(' ', a + 1);
+      const full = r.slice(b + 1);
+      return { dev: Number(r.slice(0, a)), ino: Number(r.slice(a + 1, b)), path: full.startsWith(prefix) ? full.slice(prefix.length) : full };
+    })
+    .filter((f) => !f.path.startsWith('/'));
+}

@@ -3,7 +3,7 @@
  * results. No decisions: which directories to watch, how to pair moves and what an event means live in
  * src/watch/. Failures that are expected (ENOSPC, EACCES, ENOENT races) come back as data with the errno name.
  */
-import { readdirSync } from 'node:fs';
+import { lstatSync, readdirSync, statfsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,6 +120,25 @@ export function listSubdirs(path: Buffer): SysResult<string[]> {
     const dirs: string[] = [];
     for (const entry of entries) if (entry.isDirectory()) dirs.push(entry.name);
     return { ok: true, value: dirs };
+  } catch (err) {
+    return failure(err);
+  }
+}
+
+/** lstat of a directory: its device and link count (2 + subdirectories on filesystems that count them). */
+export function statDir(path: Buffer): SysResult<{ dev: number; nlink: number }> {
+  try {
+    const st = lstatSync(path);
+    return { ok: true, value: { dev: st.dev, nlink: st.nlink } };
+  } catch (err) {
+    return failure(err);
+  }
+}
+
+/** statfs f_type (the filesystem's magic number) of the filesystem holding `path`. */
+export function fsMagic(path: Buffer): SysResult<number> {
+  try {
+    return { ok: true, value: statfsSync(path).type };
   } catch (err) {
     return failure(err);
   }

@@ -1,23 +1,22 @@
 /**
- * Glue only: sockets. Listens on a unix socket and sets its file mode, connects to a unix socket, listens for
- * HTTP on a TCP address. No decisions: callers choose paths, modes, timeouts and what to answer. Failures are
- * returned as typed data carrying the errno; nothing here retries.
+ * Glue only: unix sockets. Listens on one and sets its file mode, connects to one. No decisions: callers choose
+ * paths, modes, timeouts and what to answer. Failures are returned as typed data carrying the errno; nothing
+ * here retries. (HTTP is in http-listen.ts: node:http costs ~30 ms to load, which `livesync status` must not pay.)
  *
  * Must not import anything outside node: and ../errors.
  */
 import { chmod } from 'node:fs/promises';
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { errnoCode, errorText } from '../errors/errors.ts';
 
 export type NetFailure = { ok: false; errno: string; message: string };
 export type NetResult<T> = { ok: true; value: T } | NetFailure;
 
-function failure(err: unknown): NetFailure {
+export function netFailure(err: unknown): NetFailure {
   return { ok: false, errno: errnoCode(err) ?? 'EUNKNOWN', message: errorText(err) };
 }
 
-function closeServer(server: Server | ReturnType<typeof createHttpServer>): Promise<void> {
+function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
@@ -50,7 +49,7 @@ export async function listenUnix(path: string, mode: number, onConnection: (sock
   } catch (err) {
     for (const socket of pending) socket.destroy();
     if (server.listening) await closeServer(server);
-    return failure(err);
+    return netFailure(err);
   }
   ready = true;
   for (const socket of pending.splice(0)) {
@@ -75,46 +74,7 @@ export function connectUnix(path: string, timeoutMs: number): Promise<NetResult<
     });
     socket.once('error', (err) => {
       clearTimeout(timer);
-      resolve(failure(err));
+      resolve(netFailure(err));
     });
   });
-}
-
-export interface HttpListener {
-  /** the bound address (the port is the real one when 0 was asked) */
-  readonly host: string;
-  readonly port: number;
-  close(): Promise<void>;
-}
-
-export type HttpHandler = (request: IncomingMessage, response: ServerResponse) => void;
-
-/** Listens for HTTP on host:port (port 0 picks a free port). */
-export async function listenHttp(host: string, port: number, handler: HttpHandler): Promise<NetResult<HttpListener>> {
-  const server = createHttpServer(handler);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host, port, exclusive: true }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-  } catch (err) {
-    return failure(err);
-  }
-  const address = server.address();
-  const bound = typeof address === 'object' && address !== null ? address : { address: host, port };
-  return {
-    ok: true,
-    value: {
-      host: bound.address,
-      port: bound.port,
-      close: async () => {
-        const closed = closeServer(server);
-        server.closeAllConnections();
-        await closed;
-      },
-    },
-  };
 }

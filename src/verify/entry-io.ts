@@ -1,20 +1,15 @@
 /**
- * Glue only: reads one side's view of a path (lstat, readlink, xattrs) or a directory listing, synchronously
- * (the walk runs in worker threads, where blocking calls are the fast path). No decisions; typed results.
+ * Glue only: one side's view of a path or of a directory's entries (through the fsscan addon,
+ * scan-native.ts), and the path forms the rest of verify uses. No decisions; typed results.
  *
- * Paths are "binary strings" (one char per byte). Node encodes string paths as UTF-8, so a path with a byte
- * >= 0x80 is passed as a Buffer of its exact bytes; pure-ASCII paths (the common case) go as strings.
- * Directories are listed with encoding 'latin1', which maps each byte to one char: the same lossless
- * representation as bpath.fromBytes on a Buffer, measured ~25% cheaper than `encoding: 'buffer'`.
+ * Paths are "binary strings" (one char per byte, src/util/bpath.ts). The addon takes them as they are; for
+ * node:fs (content reads), which encodes string paths as UTF-8, a path with a byte >= 0x80 is passed as a
+ * Buffer of its exact bytes, and pure-ASCII paths (the common case) as strings.
  */
 import { Buffer } from 'node:buffer';
-import { lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
-import { errnoCode } from '../errors/errors.ts';
-import type { EntryInfo, FileKind } from './types.ts';
-import { readXattrs } from './xattr-native.ts';
+import { scanDir, statPath, type DirRead, type EntryRead } from './scan-native.ts';
 
-export type EntryRead = { state: 'present'; info: EntryInfo } | { state: 'absent' } | { state: 'error'; errno: string };
-export type ListRead = { ok: true; names: string[] } | { ok: false; errno: string };
+export type { DirRead, EntryRead };
 
 const HIGH_BYTE = /[\x80-\xff]/;
 
@@ -34,73 +29,12 @@ export function under(rootBinary: string, rel: string): string {
   return rootBinary === '/' ? `/${rel}` : `${rootBinary}/${rel}`;
 }
 
-const S_IFMT = 0o170000;
-/** st_mode type bits -> kind */
-const KINDS = new Map<number, FileKind>([
-  [0o100000, 'file'],
-  [0o040000, 'dir'],
-  [0o120000, 'symlink'],
-  [0o010000, 'fifo'],
-  [0o140000, 'socket'],
-  [0o020000, 'char'],
-  [0o060000, 'block'],
-]);
-
-function infoOf(st: BigIntStats): EntryInfo {
-  const mode = Number(st.mode);
-  return {
-    kind: KINDS.get(mode & S_IFMT) ?? 'file',
-    perm: mode & 0o7777,
-    uid: Number(st.uid),
-    gid: Number(st.gid),
-    size: Number(st.size),
-    mtimeNs: st.mtimeNs,
-    ctimeNs: st.ctimeNs,
-    inode: `${st.dev}:${st.ino}`,
-    nlink: Number(st.nlink),
-    rdev: Number(st.rdev),
-  };
-}
-
-/** lstat (+ readlink for symlinks, + xattrs when asked). A name that vanished reads as absent. */
+/** lstat + symlink target (+ xattrs when asked) of one path; a vanished path reads as absent. */
 export function readEntry(absBinary: string, withXattrs: boolean): EntryRead {
-  const path = fsPath(absBinary);
-  let st: BigIntStats | undefined;
-  try {
-    st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
-  } catch (err) {
-    const errno = errnoCode(err) ?? 'EIO';
-    return errno === 'ENOTDIR' ? { state: 'absent' } : { state: 'error', errno };
-  }
-  if (st === undefined) return { state: 'absent' };
-  const info = infoOf(st);
-  if (info.kind === 'symlink') {
-    try {
-      info.link = readlinkSync(path, { encoding: 'latin1' });
-    } catch (err) {
-      const errno = errnoCode(err) ?? 'EIO';
-      if (errno === 'ENOENT' || errno === 'EINVAL') return { state: 'absent' }; // replaced meanwhile
-      info.linkError = errno;
-    }
-  }
-  if (withXattrs) {
-    const x = readXattrs(absBinary);
-    if (x.ok) {
-      if (x.values) info.xattrs = x.values;
-    } else if (x.errno === 'ENOENT') {
-      return { state: 'absent' };
-    } else {
-      info.xattrError = x.errno;
-    }
-  }
-  return { state: 'present', info };
+  return statPath(absBinary, withXattrs);
 }
 
-/** Names in a directory (binary strings), unsorted. */
-export function listDir(absBinary: string): ListRead {
-  try {
-    return { ok: true, names: readdirSync(fsPath(absBinary), { encoding: 'latin1' }) };
-  } catch (err) {
-    return { ok: false, errno: errnoCode(err) ?? 'EIO' };
-  }
+/** Every entry of a directory with its lstat (+ xattrs when asked), by name. */
+export function readDir(absBinary: string, withXattrs: boolean): DirRead {
+  return scanDir(absBinary, withXattrs);
 }

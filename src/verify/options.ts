@@ -8,11 +8,11 @@ import { ExitCode } from '../errors/exit-codes.ts';
 import { ToolError, errnoCode, usageError } from '../errors/errors.ts';
 import type { RelPath } from '../util/bpath.ts';
 import { binaryRoot, readEntry } from './entry-io.ts';
-import { compileGlob } from './filter.ts';
+import { validateExclude } from './filter.ts';
 import { RECHECK_DELAY_MS } from './policy.ts';
 import { randomSeed } from './sample.ts';
 import type { EntryInfo, VerifyOptions, VerifyProgress } from './types.ts';
-import { loadXattrAddon } from './xattr-native.ts';
+import { loadScanAddon } from './scan-native.ts';
 
 export const MAX_JOBS = 64;
 
@@ -69,10 +69,7 @@ export function normalizeVerifyOptions(options: VerifyOptions): NormalizedOption
   if (!(samplePercent >= 0 && samplePercent <= 100)) {
     throw usageError('E_VERIFY_SAMPLE', `--sample must be a percentage from 0 to 100, got ${samplePercent}`, 'e.g. --sample 5');
   }
-  for (const pattern of options.exclude ?? []) {
-    const check = compileGlob(pattern);
-    if (!check.ok) throw usageError('E_VERIFY_EXCLUDE', `--exclude ${JSON.stringify(pattern)} is not a valid glob (${check.reason})`, 'see docs/verify.md "Excludes"');
-  }
+  for (const pattern of options.exclude ?? []) validateExclude(pattern);
   const precision = options.mtimePrecisionNs ?? 'auto';
   if (precision !== 'auto' && !(Number.isInteger(precision) && precision >= 1 && precision <= 2_000_000_000)) {
     throw usageError('E_VERIFY_PRECISION', `mtime precision must be 1 ns to 2 s, got ${precision}`, 'use --mtime-precision auto|ns|us|ms|s|2s');
@@ -81,14 +78,12 @@ export function normalizeVerifyOptions(options: VerifyOptions): NormalizedOption
   const bad = paths?.find((rel) => !validatePath(rel));
   if (bad !== undefined) throw usageError('E_VERIFY_PATHS', `path ${JSON.stringify(bad)} is not relative to the roots`, 'give paths like a/b.txt, without /, . or ..');
   const xattrs = options.xattrs ?? true;
-  if (xattrs) {
-    const load = loadXattrAddon();
-    if (!load.ok) {
-      throw new ToolError('E_NATIVE_NOT_BUILT', `the xattr addon ${load.path} is not built`, {
-        hint: 'run `npm run build:native` (or verify without xattrs: --no-xattrs)',
-        exitCode: ExitCode.config,
-      });
-    }
+  const load = loadScanAddon();
+  if (!load.ok) {
+    throw new ToolError('E_NATIVE_NOT_BUILT', `the verify addon ${load.path} is not built`, {
+      hint: 'build the native parts: npm run build:native',
+      exitCode: ExitCode.config,
+    });
   }
   const source = readRoot('source', options.source, xattrs);
   const target = readRoot('target', options.target, xattrs);

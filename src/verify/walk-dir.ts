@@ -9,9 +9,8 @@
  */
 import { join, type RelPath } from '../util/bpath.ts';
 import { compareEntries, lookOf } from './compare.ts';
-import { listDir, readEntry, under, type EntryRead } from './entry-io.ts';
-import type { PathFilter } from './filter.ts';
-import { COOKIE_PREFIX } from './policy.ts';
+import { readDir, under, type EntryRead } from './entry-io.ts';
+import { PathFilter } from './filter.ts';
 import { isSampled } from './sample.ts';
 import type { ContentTask, EntryInfo, FileKind, Granularity, LinkRecord, RawDifference } from './types.ts';
 import { granularityOf } from './precision.ts';
@@ -89,12 +88,10 @@ function present(rel: RelPath, side: 'source' | 'target', read: EntryRead, out: 
 export class DirWalker {
   #config: WalkConfig;
   #filter: PathFilter;
-  #globs: boolean;
 
   constructor(config: WalkConfig, filter: PathFilter) {
     this.#config = config;
     this.#filter = filter;
-    this.#globs = config.exclude.length > 0;
   }
 
   walk(task: DirTask, out: DirResult): void {
@@ -102,32 +99,32 @@ export class DirWalker {
     const srcDir = under(c.sourceRoot, task.rel);
     const tgtDir = under(c.targetRoot, task.rel);
     out.counts.dirs++;
-    const a = listDir(srcDir);
-    const b = listDir(tgtDir);
+    const a = readDir(srcDir, c.xattrs);
+    const b = readDir(tgtDir, c.xattrs);
     let sawExcluded = false;
     if (!a.ok || !b.ok) {
       out.diffs.push({ rel: task.rel, kind: 'unreadable', source: a.ok ? null : a.errno, target: b.ok ? null : b.errno, detail: 'readdir', look: lookOf(task.source) });
     } else {
-      const targetOnly = new Set(b.names);
-      for (const name of a.names) {
-        const both = targetOnly.delete(name);
-        if (name.startsWith(COOKIE_PREFIX)) {
+      const targetOnly = b.entries;
+      for (const [name, sourceRead] of a.entries) {
+        const targetRead = targetOnly.get(name);
+        targetOnly.delete(name);
+        if (PathFilter.isCookie(name)) {
           sawExcluded = true;
           continue;
         }
         const rel = join(task.rel, name);
-        const s = present(rel, 'source', readEntry(under(srcDir, name), c.xattrs), out);
-        const t = both ? present(rel, 'target', readEntry(under(tgtDir, name), c.xattrs), out) : undefined;
+        const s = present(rel, 'source', sourceRead, out);
+        const t = targetRead === undefined ? undefined : present(rel, 'target', targetRead, out);
         if (this.#child(rel, name, s, t, out)) sawExcluded = true;
       }
-      for (const name of targetOnly) {
-        if (name.startsWith(COOKIE_PREFIX)) {
+      for (const [name, targetRead] of targetOnly) {
+        if (PathFilter.isCookie(name)) {
           sawExcluded = true;
           continue;
         }
         const rel = join(task.rel, name);
-        const t = present(rel, 'target', readEntry(under(tgtDir, name), c.xattrs), out);
-        if (this.#child(rel, name, undefined, t, out)) sawExcluded = true;
+        if (this.#child(rel, name, undefined, present(rel, 'target', targetRead, out), out)) sawExcluded = true;
       }
     }
     const skipMtime = sawExcluded || (task.rel === '' && c.ignoreRootMtime);
@@ -139,7 +136,7 @@ export class DirWalker {
     if (s === null || t === null) return false; // unreadable: reported, nothing to compare
     const either = s ?? t;
     if (either === undefined) return false; // vanished on both sides between listing and lstat
-    if (this.#globs && this.#filter.excludes(rel, name, either.kind === 'dir')) return true;
+    if (this.#filter.excludes(rel, name, either.kind === 'dir')) return true;
     observe(out, 'source', s);
     observe(out, 'target', t);
     if (s !== undefined && t !== undefined && s.kind === t.kind) {

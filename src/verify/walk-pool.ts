@@ -1,8 +1,9 @@
 /**
  * The parallel tree walk: a pool of worker threads (walk-worker.ts) fed with batches of directory pairs.
  * The main thread only dispatches: it keeps the queue of directories still to walk (LIFO, so the walk stays
- * depth-first and the queue small), sends each idle worker up to WALK_BATCH_DIRS of them, and hands every
- * result to the caller as it arrives (differences, content tasks, hard-link records, counts).
+ * depth-first and the queue small), keeps up to BATCHES_PER_WORKER batches of at most WALK_BATCH_DIRS
+ * directories queued at each worker (so a worker never waits for the main thread between two batches), and
+ * hands every result to the caller as it arrives (differences, content tasks, hard-link records, counts).
  *
  * Contract: resolves once every directory reachable on both sides was walked and every worker has exited;
  * rejects on a worker failure (a bug: InternalError) or abort. Not reusable.
@@ -16,6 +17,8 @@ export type ToWorker = { type: 'walk'; tasks: DirTask[] };
 export type FromWorker = { type: 'done'; result: DirResult } | { type: 'failed'; message: string };
 
 const WORKER_URL = new URL('./walk-worker.ts', import.meta.url);
+/** Batches queued at one worker at most: one being walked, one waiting. */
+const BATCHES_PER_WORKER = 2;
 
 export function walkTrees(
   config: WalkConfig,
@@ -27,7 +30,7 @@ export function walkTrees(
   return new Promise((resolve, reject) => {
     const queue: DirTask[] = [root];
     const workers = Array.from({ length: Math.max(1, jobs) }, () => new Worker(WORKER_URL, { workerData: config }));
-    const idle = [...workers];
+    const queued = new Map(workers.map((w) => [w, 0]));
     let busy = 0;
     let finished = false;
 
@@ -40,10 +43,13 @@ export function walkTrees(
     const onAbort = (): void => finish(signal?.reason ?? new Error('aborted'));
 
     const dispatch = (): void => {
-      while (idle.length > 0 && queue.length > 0) {
-        const n = Math.min(WALK_BATCH_DIRS, Math.max(1, Math.ceil(queue.length / workers.length)));
+      while (queue.length > 0) {
+        let worker = workers[0]!;
+        for (const w of workers) if (queued.get(w)! < queued.get(worker)!) worker = w;
+        if (queued.get(worker)! >= BATCHES_PER_WORKER) break;
+        const n = Math.min(WALK_BATCH_DIRS, Math.max(1, Math.ceil(queue.length / (workers.length * BATCHES_PER_WORKER))));
         const tasks = queue.splice(queue.length - n, n);
-        const worker = idle.pop()!;
+        queued.set(worker, queued.get(worker)! + 1);
         busy++;
         worker.postMessage({ type: 'walk', tasks } satisfies ToWorker);
       }
@@ -58,7 +64,7 @@ export function walkTrees(
           return;
         }
         busy--;
-        idle.push(worker);
+        queued.set(worker, queued.get(worker)! - 1);
         for (const dir of message.result.subdirs) queue.push(dir);
         try {
           onResult(message.result);

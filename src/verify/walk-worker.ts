@@ -7,15 +7,15 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { PathFilter } from './filter.ts';
 import { DirWalker, emptyResult, type WalkConfig } from './walk-dir.ts';
 import type { FromWorker, ToWorker } from './walk-pool.ts';
-import { loadXattrAddon } from './xattr-native.ts';
+import { loadScanAddon } from './scan-native.ts';
 
 const port = parentPort;
 if (port === null) throw new Error('walk-worker.ts runs only as a worker thread');
 
 const config = workerData as WalkConfig;
 const post = (message: FromWorker): void => port.postMessage(message);
-const addon = config.xattrs ? loadXattrAddon() : { ok: true as const };
-const walker = new DirWalker(config, PathFilter.fromPatterns(config.exclude));
+const addon = loadScanAddon();
+const walker = new DirWalker(config, new PathFilter(config.exclude));
 
 port.on('message', (message: ToWorker) => {
   if (!addon.ok) {

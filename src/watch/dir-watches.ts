@@ -7,7 +7,7 @@
  * Policy here: which add_watch errors mean "gone" and which mean "unwatched" (ADD_WATCH_ERRNO).
  */
 import { absBytes, join, type RelPath } from '../util/bpath.ts';
-import { addWatch, listSubdirs, rmWatch } from '../sys/inotify.ts';
+import { addWatch, fsMagic, listSubdirs, rmWatch, statDir } from '../sys/inotify.ts';
 import type { ChangeBatch } from './change-batch.ts';
 import { DirTree, type DirNode } from './dir-tree.ts';
 import { WATCH_MASK } from './inotify-events.ts';
@@ -20,6 +20,21 @@ const ADD_WATCH_ERRNO: Readonly<Record<string, 'gone'>> = {
   ENOTDIR: 'gone',
   // ENOSPC (max_user_watches), EACCES (root-squashed NFS, FUSE), ENOMEM...: not listed, so 'unwatched'
 };
+
+/**
+ * Filesystems whose directory link count is exactly 2 + the number of subdirectories, so a directory with
+ * nlink == 2 has no subdirectory and need not be listed (GNU find's leaf optimization). On a 1M-file tree the
+ * listing of files, which the watcher does not need, is most of the walk. Anything else (btrfs reports 1,
+ * FUSE and network filesystems may report anything) is always listed.
+ */
+const NLINK_COUNTS_SUBDIRS: Readonly<Record<number, string>> = {
+  0x01021994: 'tmpfs',
+  0xef53: 'ext2/ext3/ext4 (a directory past 65,000 subdirectories reports 1, which is listed)',
+  0x58465342: 'xfs',
+};
+
+/** Attempts for a "gone" directory: 1 when found, 2 after the events queued before it are applied, 3 spare. */
+const GONE_ATTEMPTS = 3;
 
 function isGone(errno: string): boolean {
   return ADD_WATCH_ERRNO[errno] === 'gone';
@@ -47,6 +62,8 @@ export interface DirWatchesOptions {
 export class Walk {
   readonly stack: DirNode[];
   readonly visited = new Set<DirNode>();
+  /** directories whose subdirectories are known (listed, or proven leaves) */
+  listed = 0;
   constructor(start: DirNode[]) {
     this.stack = [...start];
   }
@@ -55,10 +72,20 @@ export class Walk {
 export class DirWatches {
   readonly tree: DirTree;
   #o: DirWatchesOptions;
+  /** st_dev -> its filesystem is in NLINK_COUNTS_SUBDIRS */
+  #countsSubdirs = new Map<number, boolean>();
   /** set when the picture turned out inconsistent (a move would create a cycle): a full rescan is due */
   needsRescan = false;
   /** bumped by every full rescan, so a walk started earlier knows it is obsolete */
   rescans = 0;
+  /**
+   * Directories found "gone" (ENOENT) at a path the tree still believes in: usually an ancestor was renamed
+   * and its events are not applied yet, so the directory is alive elsewhere with no watch (or unlisted).
+   * Retried once those events are applied (retryGone), at most GONE_ATTEMPTS times.
+   */
+  #gone: Array<{ parent: DirNode; name: string; node: DirNode | null; attempts: number }> = [];
+  /** attempt number given to directories found gone right now (raised while retrying) */
+  #attempt = 1;
 
   constructor(options: DirWatchesOptions) {
     this.#o = options;
@@ -106,20 +133,79 @@ export class DirWatches {
       if (node.dropped || walk.visited.has(node)) continue;
       walk.visited.add(node);
       const path = tree.pathOf(node);
-      const listing = listSubdirs(absBytes(this.#o.root, path));
-      if (!listing.ok) {
-        if (!isGone(listing.errno)) this.#listingFailed(node, path, listing.errno, listing.message, batch);
+      const abs = absBytes(this.#o.root, path);
+      // watched before this check, so a subdirectory created after it still produces IN_CREATE
+      if (this.#isLeaf(abs)) {
+        walk.listed++;
+        if (node.errno !== null && node.wd >= 0) this.tree.clearUnwatched(node);
         continue;
       }
+      const listing = listSubdirs(abs);
+      if (!listing.ok) {
+        if (isGone(listing.errno)) this.noteGone(node.parent ?? node, node.name, node);
+        else this.#listingFailed(node, path, listing.errno, listing.message, batch);
+        continue;
+      }
+      walk.listed++;
       if (node.errno !== null && node.wd >= 0) this.tree.clearUnwatched(node); // listing works again
       for (const name of listing.value) {
         if (this.#o.isExcluded(join(path, name), true)) continue;
         const r = this.attach(node, name, batch);
-        if (r.kind !== 'gone' && !walk.visited.has(r.node)) walk.stack.push(r.node);
+        if (r.kind === 'gone') this.noteGone(node, name, null);
+        else if (!walk.visited.has(r.node)) walk.stack.push(r.node);
       }
       if ((++steps & 15) === 0 && performance.now() > deadline) return walk.stack.length === 0;
     }
     return true;
+  }
+
+  /** True when the directory's link count proves it has no subdirectory. */
+  #isLeaf(abs: Buffer): boolean {
+    const st = statDir(abs);
+    if (!st.ok || st.value.nlink !== 2) return false;
+    let counts = this.#countsSubdirs.get(st.value.dev);
+    if (counts === undefined) {
+      const magic = fsMagic(abs);
+      counts = magic.ok && NLINK_COUNTS_SUBDIRS[magic.value] !== undefined;
+      this.#countsSubdirs.set(st.value.dev, counts);
+    }
+    return counts;
+  }
+
+  /** Remembers a directory found gone: `node` when it is known but could not be listed, else parent/name. */
+  noteGone(parent: DirNode, name: string, node: DirNode | null): void {
+    if (this.#attempt <= GONE_ATTEMPTS) this.#gone.push({ parent, name, node, attempts: this.#attempt });
+  }
+
+  get hasGone(): boolean {
+    return this.#gone.length > 0;
+  }
+
+  /**
+   * Call once every event queued before the directories were found gone has been applied (the fd drained):
+   * each one is tried again where the tree now puts it; found -> watched, walked, `subtree` emitted.
+   */
+  retryGone(batch: ChangeBatch): void {
+    const entries = this.#gone;
+    this.#gone = [];
+    for (const e of entries) {
+      if (e.node !== null ? e.node.dropped : e.parent.dropped) continue;
+      this.#attempt = e.attempts + 1;
+      let node = e.node;
+      if (node === null) {
+        if (this.tree.child(e.parent, e.name) !== undefined) continue; // attached since, by an event
+        const r = this.attach(e.parent, e.name, batch);
+        if (r.kind === 'gone') {
+          this.noteGone(e.parent, e.name, null);
+          continue;
+        }
+        node = r.node;
+      }
+      const walk = new Walk([node]);
+      this.walk(walk, batch);
+      if (walk.listed > 0 && node.errno === null) batch.subtree(this.tree.pathOf(node), 'rescan');
+    }
+    this.#attempt = 1;
   }
 
   #listingFailed(node: DirNode, path: RelPath, errno: string, message: string, batch: ChangeBatch): void {
@@ -143,6 +229,7 @@ export class DirWatches {
   rescanAll(batch: ChangeBatch): void {
     this.rescans++;
     this.needsRescan = false;
+    this.#gone = [];
     const walk = new Walk([this.tree.root]);
     this.walk(walk, batch);
     for (const node of this.tree.allNodes()) {

@@ -155,7 +155,8 @@ export class EventApplier {
     const path = join(this.#w.tree.pathOf(parent), name);
     if (this.#h.isExcluded(path, true)) return;
     const r = this.#w.attach(parent, name, batch);
-    if (r.kind === 'gone') return; // already renamed or deleted again: queued events say so
+    // renamed or deleted since, or an ancestor was renamed: tried again once the queued events are applied
+    if (r.kind === 'gone') return this.#w.noteGone(parent, name, null);
     if (r.kind === 'known' && r.moved && this.#h.excludesMatchPaths) this.#w.reconcileExcludes(r.node, batch);
     else if (r.kind !== 'known') this.#w.walk(new Walk([r.node]), batch);
     if (r.kind !== 'failed') batch.subtree(path, 'new-dir');
@@ -204,7 +205,8 @@ export class EventApplier {
     }
     if (r.kind === 'gone') {
       // renamed again (or deleted) since: follow the history; later events continue from here
-      if (child !== undefined && !tree.place(child, toParent!, to.name)) this.#w.needsRescan = true;
+      if (child === undefined) this.#w.noteGone(toParent!, to.name, null);
+      else if (!tree.place(child, toParent!, to.name)) this.#w.needsRescan = true;
       return batch.move(fromPath, toPath, true);
     }
     // another directory is at the new name than the one recorded at the old name: no rename to reuse

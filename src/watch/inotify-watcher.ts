@@ -116,8 +116,7 @@ export class InotifyWatcher implements Watcher {
       if (this.#closed) return;
       if (watches.rescans !== rescansBefore) break; // an overflow rescan already covered the whole tree
     }
-    this.#flush();
-    this.#armRetry();
+    this.#process(false);
   }
 
   stats(): WatcherStats {
@@ -132,15 +131,7 @@ export class InotifyWatcher implements Watcher {
 
   async settle(): Promise<void> {
     if (this.#closed || this.#applier === null) return;
-    for (;;) {
-      const drained = drainSync(this.#fd);
-      if (!drained.ok) {
-        this.#problem({ kind: 'watch-failed', errno: drained.errno, message: `reading the inotify fd failed: ${drained.message}` });
-        break;
-      }
-      if (drained.value.length === 0) break;
-      this.#applier.push(parseEvents(drained.value, performance.now()));
-    }
+    this.#drain();
     this.#process(true);
   }
 
@@ -161,9 +152,25 @@ export class InotifyWatcher implements Watcher {
     this.#process(false);
   }
 
+  /** Synchronously reads everything queued in the kernel now into the applier's queue. */
+  #drain(): void {
+    const drained = drainSync(this.#fd);
+    if (drained.ok) this.#applier?.push(parseEvents(drained.value, performance.now()));
+    else this.#problem({ kind: 'watch-failed', errno: drained.errno, message: `reading the inotify fd failed: ${drained.message}` });
+  }
+
   #process(force: boolean): void {
-    if (this.#applier === null) return;
-    const held = this.#applier.run(this.#batch, performance.now(), force);
+    const applier = this.#applier;
+    const watches = this.#watches;
+    if (applier === null || watches === null) return;
+    let held = applier.run(this.#batch, performance.now(), force);
+    if (watches.hasGone) {
+      // some directories were not found where the tree says: apply every event queued before that moment
+      // (a rename of an ancestor, usually), then look for them again where the tree now puts them
+      this.#drain();
+      held = applier.run(this.#batch, performance.now(), true);
+      watches.retryGone(this.#batch);
+    }
     if (held && this.#holdTimer === null) {
       this.#holdTimer = setTimeout(() => {
         this.#holdTimer = null;
@@ -187,7 +194,7 @@ export class InotifyWatcher implements Watcher {
     this.#retryTimer = setInterval(() => {
       if (this.#closed) return;
       watches.retryUnwatched(this.#batch);
-      this.#flush();
+      this.#process(false);
       if (watches.tree.unwatchedCount === 0 && this.#retryTimer !== null) {
         clearInterval(this.#retryTimer);
         this.#retryTimer = null;

@@ -26,12 +26,21 @@ export const HOSTILE_NAMES: Buffer[] = [
   Buffer.from('-leading-dash'),
   Buffer.from('--delete'),
   Buffer.from([0x69, 0x6e, 0x76, 0xff, 0xfe, 0x2e, 0x62, 0x69, 0x6e]), // invalid UTF-8
-  Buffer.from('x'.repeat(255)),
+  Buffer.from('x'.repeat(248)), // + a '-N' suffix in churn; populate() also writes an exact 255-byte name
   Buffer.from('ünïcödé-名前'),
   Buffer.from('tab\there'),
   Buffer.from('star*[?]{}'),
   Buffer.from(' leading-space'),
 ];
+
+/** The longest name Linux allows: 255 bytes. */
+export const LONGEST_NAME = Buffer.from('y'.repeat(255));
+
+/** argv strings are UTF-8: a name that is not valid UTF-8 cannot be passed to a tool by path. */
+function utf8(p: Buffer): string | null {
+  const text = p.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(p) ? text : null;
+}
 
 const join = (dir: Buffer, name: Buffer): Buffer => Buffer.concat([dir, Buffer.from('/'), name]);
 
@@ -133,12 +142,14 @@ export function churn(options: ChurnOptions): Record<string, number> {
     }],
     ['fifo', options.special ? 1 : 0, () => {
       const p = join(pick(dirs)!, Buffer.from(`fifo${n++}`));
-      execFileSync('mkfifo', [p.toString('latin1')], { encoding: 'latin1' } as never);
+      const text = utf8(p);
+      if (text !== null) execFileSync('mkfifo', [text], { stdio: 'ignore' });
     }],
     ['xattr', options.special ? 1 : 0, () => {
       const p = pick(files)!;
       if (fs.lstatSync(p).isSymbolicLink()) return;
-      execFileSync('setfattr', ['-n', 'user.livesync', '-v', `v${n++}`, p.toString('latin1')]);
+      const text = utf8(p);
+      if (text !== null) execFileSync('setfattr', ['-n', 'user.livesync', '-v', `v${n++}`, text], { stdio: 'ignore' });
     }],
   ];
   const total = ops.reduce((a, [, w]) => a + w, 0);
@@ -158,7 +169,7 @@ export function churn(options: ChurnOptions): Record<string, number> {
     } catch (err) {
       // A random op can hit a file that a symlink points nowhere, a symlink chmod, a renamed-away path: skip it.
       const code = (err as { code?: string }).code;
-      if (!['ENOENT', 'EEXIST', 'ENOTDIR', 'EISDIR', 'EINVAL', 'ENOTEMPTY', 'ELOOP'].includes(code ?? '') && !(err as Error).message.includes('Command failed')) throw err;
+      if (!['ENOENT', 'EEXIST', 'ENOTDIR', 'EISDIR', 'EINVAL', 'ENOTEMPTY', 'ELOOP', 'ENAMETOOLONG'].includes(code ?? '') && !(err as Error).message.includes('Command failed')) throw err;
     }
   }
   return counts;
@@ -167,8 +178,8 @@ export function churn(options: ChurnOptions): Record<string, number> {
 /** Populates a tree of `files` files in `dirs` directories, with the hostile names at the top. */
 export function populate(root: string, files: number, dirs: number): void {
   const r = Buffer.from(root);
-  for (const h of HOSTILE_NAMES) fs.writeFileSync(join(r, h), h);
-  fs.mkdirSync(join(r, HOSTILE_NAMES[1]!), { recursive: true });
+  for (const h of [...HOSTILE_NAMES, LONGEST_NAME]) fs.writeFileSync(join(r, h), h);
+  fs.mkdirSync(join(r, Buffer.concat([HOSTILE_NAMES[1]!, Buffer.from('-dir')])), { recursive: true });
   for (let d = 0; d < dirs; d++) {
     const dir = `${root}/d${d}`;
     fs.mkdirSync(dir, { recursive: true });

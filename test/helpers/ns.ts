@@ -4,7 +4,8 @@
  * namespace and give a printed reason when a root-only test must skip.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { inPrivateMountNs } from '../../src/sys/mount-ns.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -15,13 +16,7 @@ export function rootSkipReason(): string | undefined {
   return undefined;
 }
 
-export function inPrivateMountNs(): boolean {
-  try {
-    return readlinkSync('/proc/self/ns/mnt') !== readlinkSync('/proc/1/ns/mnt');
-  } catch {
-    return false;
-  }
-}
+export { inPrivateMountNs };
 
 function assertPrivate(): void {
   if (!inPrivateMountNs()) throw new Error('refusing to mount in the host mount namespace');

@@ -6,11 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { Buffer } from 'node:buffer';
 import { rootSkipReason, tmpfsDir } from '../helpers/ns.ts';
 import { Daemon } from '../helpers/daemon.ts';
-import { churn, HOSTILE_NAMES, populate } from '../helpers/churn.ts';
+import { churn, HOSTILE_NAMES, LONGEST_NAME, populate } from '../helpers/churn.ts';
 import { differences } from '../helpers/oracle.ts';
 
 const skip = rootSkipReason();
@@ -41,8 +41,9 @@ test('churn during the seed and in steady state converges to an identical copy',
   const steady = churn({ root: src.path, ops: 10_000, seed: SEED + 1, special: true });
   t.diagnostic(`churn in steady state: ${JSON.stringify(steady)}`);
   const diffs = await converge(src.path, dst.path);
-  assert.deepEqual(diffs, [], `differences remain (SEED=${SEED})`);
-  for (const name of HOSTILE_NAMES) {
+  if (diffs.length > 0) writeFileSync('/tmp/livesync-churn-failure.log', [...diffs, '----', ...daemon.stderr].join('\n'));
+  assert.deepEqual(diffs, [], `differences remain (SEED=${SEED}); daemon log in /tmp/livesync-churn-failure.log`);
+  for (const name of [...HOSTILE_NAMES, LONGEST_NAME]) {
     assert.ok(existsSync(Buffer.concat([Buffer.from(`${dst.path}/`), name])), `hostile name ${JSON.stringify(name.toString('latin1'))} on the target`);
   }
   assert.equal(await daemon.stop(), 0, 'SIGTERM stops the daemon cleanly (exit 0)');

@@ -1,21 +1,14 @@
 /** `livesync demo`: a self-contained demonstration in a private mount namespace (root only). */
 import { Command } from 'commander';
-import { readlinkSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ToolError, QuietExit } from '../../errors/errors.ts';
 import { ExitCode } from '../../errors/exit-codes.ts';
+import { inPrivateMountNs, unshareCommand } from '../../sys/mount-ns.ts';
 
 const CLI = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'bin', 'livesync');
 
-function privateNs(): boolean {
-  try {
-    return readlinkSync('/proc/self/ns/mnt') !== readlinkSync('/proc/1/ns/mnt');
-  } catch {
-    return false;
-  }
-}
 
 export function demoCommand(): Command {
   return new Command('demo')
@@ -26,8 +19,9 @@ export function demoCommand(): Command {
       const seconds = Number(opts.seconds);
       if (!Number.isFinite(seconds) || seconds < 1 || seconds > 600) throw new ToolError('E_BAD_OPTION', `--seconds must be 1-600, got "${opts.seconds}"`, { hint: 'e.g. --seconds 5' });
       if (process.getuid?.() !== 0) throw new ToolError('E_NOT_ROOT', 'the demo needs root (it mounts tmpfs in a private mount namespace)', { hint: 'run it as root: sudo livesync demo', exitCode: ExitCode.config });
-      if (!privateNs()) {
-        const res = spawnSync('unshare', ['--mount', '--propagation', 'private', CLI, 'demo', '--seconds', String(seconds)], { stdio: 'inherit' });
+      if (!inPrivateMountNs()) {
+        const ns = unshareCommand([CLI, 'demo', '--seconds', String(seconds)]);
+        const res = spawnSync(ns.file, ns.args, { stdio: 'inherit', env: ns.env });
         if (res.status !== 0) throw new QuietExit(res.status ?? 1);
         return;
       }

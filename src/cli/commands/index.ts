@@ -5,6 +5,7 @@ import { demoCommand } from './demo.ts';
 import { statusCommand } from './status.ts';
 import { flushCommand } from './flush.ts';
 import { stopCommand } from './stop.ts';
+import { verifyCommand } from './verify.ts';
 
 export const COMMANDS: Array<() => Command> = [
   startCommand,
@@ -12,4 +13,5 @@ export const COMMANDS: Array<() => Command> = [
   statusCommand,
   flushCommand,
   stopCommand,
+  verifyCommand,
 ];

@@ -1,0 +1,209 @@
+/**
+ * Status latency: how fast a running job answers `status` (goal: <= 50 ms while a 10k-file burst is being
+ * mirrored), and what the status/metrics subscribers cost per event.
+ *
+ * Helpers for the end-to-end bench (a real daemon, a real burst):
+ *   const stats = await sampleStatusWhile(socketPath, burstPromise);   // round trips while the burst runs
+ *   const one = await statusRoundTrip(socketPath);                       // connect + status + close, ms
+ *   const cli = await cliStatusWallTime(stateDir, name);                 // `livesync status --json`, whole process
+ * `benchStatus()` is the standalone section (stub job, synthetic event storm on the same event loop) and also
+ * runs with `node bench/status.ts`. Anchors measured in the same run: a bare unix-socket ping-pong (the floor
+ * of any answer) and `node -e 0` (the floor of any CLI invocation).
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ControlClient } from '../src/control/client.ts';
+import { serveControl } from '../src/control/server.ts';
+import { acquireJobLock } from '../src/daemon/lock.ts';
+import { jobPaths, type JobPaths } from '../src/daemon/paths.ts';
+import { EventBus } from '../src/events/event.ts';
+import { startMetricsServer } from '../src/metrics/server.ts';
+import { StatusTracker } from '../src/status/tracker.ts';
+import { CLI, StubJob } from '../test/status/stub-job.ts';
+
+export const STATUS_TARGET_MS = 50;
+
+export interface LatencyStats {
+  n: number;
+  medianMs: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export function latencyStats(samples: number[]): LatencyStats {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+  return { n: sorted.length, medianMs: at(0.5), p99Ms: at(0.99), maxMs: sorted.at(-1) ?? Number.NaN };
+}
+
+function pathsOf(socketPath: string): JobPaths {
+  return jobPaths(dirname(socketPath), basename(socketPath, '.sock'));
+}
+
+/** One `status` as the CLI does it: connect, ask, close. Milliseconds. */
+export async function statusRoundTrip(socketPath: string): Promise<number> {
+  const t0 = performance.now();
+  const client = await ControlClient.connect(pathsOf(socketPath));
+  await client.request('status', {});
+  const ms = performance.now() - t0;
+  await client[Symbol.asyncDispose]();
+  return ms;
+}
+
+/** Status round trips, one every `intervalMs`, for as long as `until` is pending (e.g. a burst being mirrored). */
+export async function sampleStatusWhile(socketPath: string, until: Promise<unknown>, intervalMs = 20): Promise<LatencyStats> {
+  let done = false;
+  void until.finally(() => (done = true));
+  const samples: number[] = [];
+  while (!done) {
+    samples.push(await statusRoundTrip(socketPath));
+    await sleep(intervalMs);
+  }
+  return latencyStats(samples);
+}
+
+export async function sampleStatus(socketPath: string, rounds: number): Promise<LatencyStats> {
+  const samples: number[] = [];
+  for (let i = 0; i < rounds; i++) samples.push(await statusRoundTrip(socketPath));
+  return latencyStats(samples);
+}
+
+function wallTime(file: string, args: string[], env: Record<string, string> = {}): Promise<number> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) =>
+    execFile(file, args, { env: { ...process.env, ...env } }, (err) => (err ? reject(err) : resolve(performance.now() - t0))),
+  );
+}
+
+/**
+ * `livesync status --json` as a whole process (Node start-up and TypeScript stripping included). Milliseconds.
+ * `compileCacheDir` sets NODE_COMPILE_CACHE (Node keeps the stripped, compiled modules there between runs).
+ */
+export function cliStatusWallTime(stateDir: string, name: string, compileCacheDir?: string): Promise<number> {
+  return wallTime(CLI, ['status', name, '--json', '--state-dir', stateDir], compileCacheDir === undefined ? {} : { NODE_COMPILE_CACHE: compileCacheDir });
+}
+
+/** Anchor: connect + one line each way + close on a bare unix socket, same process and loop. */
+async function pingPong(socketPath: string): Promise<number> {
+  const t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const socket = createConnection({ path: socketPath }, () => socket.write('ping\n'));
+    socket.once('data', () => socket.end());
+    socket.once('close', () => resolve());
+    socket.once('error', reject);
+  });
+  return performance.now() - t0;
+}
+
+/** Emits engine-like event traffic on every loop turn until stopped: what a 10k-file burst looks like to the bus. */
+function eventStorm(bus: EventBus): { stop: () => void; events: () => number } {
+  let running = true;
+  let count = 0;
+  let pending = 0;
+  const oldest = Date.now();
+  const tick = (): void => {
+    if (!running) return;
+    for (let i = 0; i < 50; i++) {
+      pending += 20;
+      bus.emit({ type: 'changes', count: 20 });
+      bus.emit({ type: 'queue', pendingPaths: pending, inFlightPaths: 500, oldestChangeAt: oldest });
+      count += 2;
+    }
+    if (pending > 10_000) {
+      bus.emit({ type: 'batch-done', id: count, paths: pending, files: pending, bytes: pending * 400, durationMs: 80, lagMs: 120 });
+      pending = 0;
+      count += 1;
+    }
+    setImmediate(tick);
+  };
+  setImmediate(tick);
+  return { stop: () => (running = false), events: () => count };
+}
+
+/** Cost per event of the subscribers (tracker + metrics matchers) against a bus with no subscriber. */
+async function perEventCostUs(withSubscribers: boolean): Promise<number> {
+  const bus = new EventBus();
+  const tracker = withSubscribers ? new StatusTracker(bus) : null;
+  const metrics = tracker ? await startMetricsServer(bus, tracker, { host: '127.0.0.1', port: 0 }) : null;
+  const n = 200_000;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    if (i % 3 === 0) bus.emit({ type: 'batch-done', id: i, paths: 1, files: 1, bytes: 100, durationMs: 5, lagMs: 10 });
+    else bus.emit({ type: 'queue', pendingPaths: i, inFlightPaths: 1, oldestChangeAt: i });
+  }
+  const us = ((performance.now() - t0) * 1000) / n;
+  await metrics?.close();
+  tracker?.[Symbol.dispose]();
+  return us;
+}
+
+const fmt = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
+
+export async function benchStatus(rounds = 300): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'lsbench-status-'));
+  const paths = jobPaths(dir, 'bench');
+  const job = new StubJob('bench', dir);
+  const tracker = new StatusTracker(job.bus);
+  const lock = await acquireJobLock(paths);
+  const server = await serveControl(job, tracker, lock);
+  const metrics = await startMetricsServer(job.bus, tracker, { host: '127.0.0.1', port: 0 });
+  const echoPath = join(dir, 'echo.sock');
+  const echo = createServer((s) => s.on('data', () => s.write('pong\n')));
+  await new Promise<void>((resolve) => echo.listen(echoPath, resolve));
+  try {
+    const pings: number[] = [];
+    for (let i = 0; i < rounds; i++) pings.push(await pingPong(echoPath));
+    const floor = latencyStats(pings);
+    const idle = await sampleStatus(paths.socket, rounds);
+    const storm = eventStorm(job.bus);
+    const t0 = performance.now();
+    const busy = await sampleStatus(paths.socket, rounds);
+    storm.stop();
+    const eventsPerS = storm.events() / ((performance.now() - t0) / 1000);
+    const node0: number[] = [];
+    const cli: number[] = [];
+    const cached: number[] = [];
+    const cacheDir = join(dir, 'compile-cache');
+    await cliStatusWallTime(dir, 'bench', cacheDir); // fills the cache
+    for (let i = 0; i < 15; i++) {
+      node0.push(await wallTime(process.execPath, ['-e', '0']));
+      cli.push(await cliStatusWallTime(dir, 'bench'));
+      cached.push(await cliStatusWallTime(dir, 'bench', cacheDir));
+    }
+    const nodeStats = latencyStats(node0);
+    const cliStats = latencyStats(cli);
+    const cachedStats = latencyStats(cached);
+    const bare = await perEventCostUs(false);
+    const subscribed = await perEventCostUs(true);
+    const rows = [
+      '| measurement | n | median ms | p99 ms | target | median vs anchor |',
+      '|---|---|---|---|---|---|',
+      `| anchor: bare unix socket ping-pong | ${floor.n} | ${fmt(floor.medianMs)} | ${fmt(floor.p99Ms)} | | 1.00 |`,
+      `| status round trip, idle job | ${idle.n} | ${fmt(idle.medianMs)} | ${fmt(idle.p99Ms)} | ≤ ${STATUS_TARGET_MS} | ${fmt(idle.medianMs / floor.medianMs)} |`,
+      `| status round trip, event storm (${Math.round(eventsPerS).toLocaleString('en-US')} events/s on the same loop) | ${busy.n} | ${fmt(busy.medianMs)} | ${fmt(busy.p99Ms)} | ≤ ${STATUS_TARGET_MS} | ${fmt(busy.medianMs / floor.medianMs)} |`,
+      `| anchor: \`node -e 0\` | ${nodeStats.n} | ${fmt(nodeStats.medianMs)} | ${fmt(nodeStats.p99Ms)} | | 1.00 |`,
+      `| \`livesync status --json\` whole process | ${cliStats.n} | ${fmt(cliStats.medianMs)} | ${fmt(cliStats.p99Ms)} | | ${fmt(cliStats.medianMs / nodeStats.medianMs)} |`,
+      `| same, with NODE_COMPILE_CACHE | ${cachedStats.n} | ${fmt(cachedStats.medianMs)} | ${fmt(cachedStats.p99Ms)} | | ${fmt(cachedStats.medianMs / nodeStats.medianMs)} |`,
+      '',
+      '| event cost | µs per event |',
+      '|---|---|',
+      `| bus, no subscriber | ${fmt(bare)} |`,
+      `| bus + status tracker + metrics matchers | ${fmt(subscribed)} |`,
+    ];
+    return rows.join('\n');
+  } finally {
+    echo.close();
+    await metrics.close();
+    await server.close();
+    tracker[Symbol.dispose]();
+    await lock.release();
+    await job[Symbol.asyncDispose]();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.main) process.stdout.write(`${await benchStatus()}\n`);

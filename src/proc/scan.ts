@@ -1,0 +1,220 @@
+/**
+ * Finds what processes hold in a tree by reading /proc: per-thread working directories, root, executable,
+ * every fd of every fd table (files, directories, FIFOs, device nodes, bound unix sockets, inotify watches),
+ * file mappings and locks. Cheap device filter first (stat), then the mount id (fdinfo, or our own O_PATH
+ * open of the magic link) decides membership (tree.ts). No verdicts here (verdicts.ts), no kcmp (survey.ts).
+ */
+import {
+  elfClass,
+  listFds,
+  listPids,
+  listTasks,
+  mntIdOf,
+  nsId,
+  readFdInfo,
+  readLink,
+  readLocks,
+  readMaps,
+  readStat,
+  readStatus,
+  readUnixSockets,
+  statId,
+  type FileId,
+  type LockLine,
+  type MapLine,
+  type ProcStat,
+} from '../sys/procfs.ts';
+import { inTree, relOf, stripDeleted } from './tree.ts';
+import type { FdType, Item, ProcInfo, Tree } from './types.ts';
+
+const PF_KTHREAD = 0x00200000;
+const S_IFMT = 0o170000;
+const FD_TYPES: Record<number, FdType> = { 0o100000: 'file', 0o040000: 'dir', 0o010000: 'fifo', 0o020000: 'device', 0o060000: 'device' };
+
+export interface ScanCtx {
+  tree: Tree;
+  selfMntNs: string | undefined;
+  selfRoot: FileId | undefined;
+  /** bound unix sockets per network namespace, read on first need */
+  unix: Map<string, Map<string, string>>;
+  /** /proc/locks entries on the tree's device, read once per scan */
+  locks: LockLine[];
+}
+
+export interface RawScan {
+  info: ProcInfo;
+  items: Item[];
+  /** all thread ids (for fs_struct / fd table comparisons) */
+  tasks: number[];
+}
+
+export function scanContext(tree: Tree): ScanCtx {
+  return {
+    tree,
+    selfMntNs: nsId('self', 'mnt'),
+    selfRoot: statId('/proc/self/root'),
+    unix: new Map(),
+    locks: readLocks().filter((l) => l.dev === tree.dev),
+  };
+}
+
+/** A directory-like magic link (cwd, root, exe) in the tree: mount id from our own O_PATH open of it. */
+function linkInTree(ctx: ScanCtx, link: string, id: FileId | undefined): { path: string; rel: string | null; deleted: boolean } | undefined {
+  if (!id || id.dev !== ctx.tree.dev) return undefined;
+  const raw = readLink(link);
+  const mntId = mntIdOf(link);
+  if (raw === undefined || mntId === undefined) return undefined;
+  const { path, deleted } = stripDeleted(raw, id.nlink);
+  return inTree(ctx.tree, mntId, path) ? { path, rel: relOf(ctx.tree, path), deleted } : undefined;
+}
+
+function unixPath(ctx: ScanCtx, pid: number, inode: string): string | undefined {
+  const ns = nsId(pid, 'net') ?? '';
+  let table = ctx.unix.get(ns);
+  if (!table) ctx.unix.set(ns, (table = readUnixSockets(pid)));
+  return table.get(inode);
+}
+
+function scanTable(ctx: ScanCtx, pid: number, table: number, items: Item[]): void {
+  const base = table === pid ? `/proc/${pid}` : `/proc/${pid}/task/${table}`;
+  const epolls: number[] = [];
+  const inotify: Array<Extract<Item, { kind: 'inotify' }>> = [];
+  for (const fd of listFds(base)) {
+    const link = readLink(`${base}/fd/${fd}`);
+    if (link === undefined) continue;
+    if (link.startsWith('/')) {
+      const id = statId(`${base}/fd/${fd}`);
+      if (!id || id.dev !== ctx.tree.dev) continue;
+      const info = readFdInfo(base, fd);
+      if (!info) continue;
+      const { path, deleted } = stripDeleted(link, id.nlink);
+      if (!inTree(ctx.tree, info.mntId, path)) continue;
+      const type = FD_TYPES[id.mode & S_IFMT] ?? 'other';
+      items.push({ kind: 'fd', table, fd, type, path, rel: relOf(ctx.tree, path), deleted, flags: info.flags, pos: info.pos, ino: id.ino, locks: info.locks, share: -1 });
+    } else if (link.startsWith('socket:[')) {
+      const bound = unixPath(ctx, pid, link.slice(8, -1));
+      const id = bound === undefined ? undefined : statId(Buffer.from(bound, 'latin1'));
+      const rel = bound === undefined ? null : relOf(ctx.tree, bound);
+      if (bound !== undefined && id?.dev === ctx.tree.dev && rel !== null) items.push({ kind: 'socket', table, fd, path: bound, rel });
+    } else if (link === 'anon_inode:inotify') {
+      const info = readFdInfo(base, fd);
+      if (!info?.inotify.some((w) => w.dev === ctx.tree.dev)) continue;
+      const watches = info.inotify.map((w) => ({ ...w, path: null, rel: null }));
+      const item = { kind: 'inotify' as const, table, fd, flags: info.flags, watches, epolls: [] };
+      inotify.push(item);
+      items.push(item);
+    } else if (link === 'anon_inode:[eventpoll]') epolls.push(fd);
+  }
+  // epoll sets that hold an inotify fd we would swap: the new file must be added to them again
+  for (const epfd of inotify.length > 0 ? epolls : []) {
+    for (const t of readFdInfo(base, epfd)?.epoll ?? []) {
+      inotify.find((i) => i.fd === t.tfd)?.epolls.push({ epfd, events: t.events, data: t.data });
+    }
+  }
+}
+
+function scanMaps(ctx: ScanCtx, pid: number, maps: MapLine[], exeIno: string | undefined, items: Item[]): void {
+  const byFile = new Map<string, MapLine[]>();
+  for (const m of maps) {
+    if (m.dev !== ctx.tree.dev || m.ino === exeIno) continue;
+    const list = byFile.get(m.ino);
+    if (list) list.push(m);
+    else byFile.set(m.ino, [m]);
+  }
+  for (const lines of byFile.values()) {
+    const first = lines[0]!;
+    const { path, deleted } = stripDeleted(first.path);
+    const mntId = mntIdOf(`/proc/${pid}/map_files/${first.start}-${first.end}`);
+    if (mntId === undefined ? relOf(ctx.tree, path) === null : !inTree(ctx.tree, mntId, path)) continue;
+    const perms = [...new Set(lines.map((l) => l.perms))];
+    const sharedWritable = perms.some((p) => p[1] === 'w' && p[3] === 's');
+    items.push({ kind: 'map', path, rel: relOf(ctx.tree, path), deleted, ranges: lines.length, perms, sharedWritable });
+  }
+}
+
+/** Locks in /proc/locks held by this pid on tree inodes that none of its fds account for. */
+function strayLocks(ctx: ScanCtx, pid: number, items: Item[]): void {
+  const seen = new Set(items.flatMap((i) => (i.kind === 'fd' ? i.locks.map((l) => `${l.kind}:${l.ino}:${l.start}`) : [])));
+  const inos = new Set(items.flatMap((i) => (i.kind === 'fd' ? [i.ino] : [])));
+  for (const lock of ctx.locks) {
+    if (lock.pid === pid && !seen.has(`${lock.kind}:${lock.ino}:${lock.start}`) && !inos.has(lock.ino)) items.push({ kind: 'lock', lock });
+  }
+}
+
+/** Everything `pid` holds in the tree (fd tables of `extraTables` threads too); undefined if gone/kernel. */
+export function scanProcess(ctx: ScanCtx, pid: number, extraTables: number[] = [], stat?: ProcStat): RawScan | undefined {
+  const base = `/proc/${pid}`;
+  const st = stat ?? readStat(base);
+  if (!st || st.flags & PF_KTHREAD || st.state === 'Z' || st.state === 'X') return undefined;
+  const items: Item[] = [];
+  const tasks = st.threads > 1 ? listTasks(pid) : [pid];
+  for (const tid of tasks) {
+    const link = st.threads > 1 ? `${base}/task/${tid}/cwd` : `${base}/cwd`;
+    const cwd = linkInTree(ctx, link, statId(link));
+    if (cwd) items.push({ kind: 'cwd', tids: [tid], ...cwd });
+  }
+  const rootId = statId(`${base}/root`);
+  const root = linkInTree(ctx, `${base}/root`, rootId);
+  if (root) items.push({ kind: 'root', path: root.path, rel: root.rel });
+  const exeId = statId(`${base}/exe`);
+  const exe = linkInTree(ctx, `${base}/exe`, exeId);
+  if (exe) items.push({ kind: 'exe', ...exe });
+  const tables = [pid, ...extraTables];
+  for (const table of tables) scanTable(ctx, pid, table, items);
+  const { maps, vdso } = readMaps(pid);
+  scanMaps(ctx, pid, maps, exe ? exeId?.ino : undefined, items);
+  strayLocks(ctx, pid, items);
+  if (items.length === 0) return { info: bareInfo(pid, st, vdso, tables), items, tasks };
+  const status = readStatus(base);
+  const info: ProcInfo = {
+    ...bareInfo(pid, st, vdso, tables),
+    uid: status?.uid ?? -1,
+    tracerPid: status?.tracerPid ?? 0,
+    seccomp: status?.seccomp ?? 0,
+    elfClass: elfClass(pid),
+    sameMountNs: nsId(pid, 'mnt') === ctx.selfMntNs,
+    sameRoot: rootId !== undefined && rootId.dev === ctx.selfRoot?.dev && rootId.ino === ctx.selfRoot.ino,
+  };
+  return { info, items, tasks };
+}
+
+function bareInfo(pid: number, st: ProcStat, vdso: string | null, tables: number[]): ProcInfo {
+  return {
+    pid,
+    comm: st.comm,
+    state: st.state,
+    ppid: st.ppid,
+    starttime: st.starttime,
+    uid: -1,
+    threads: st.threads,
+    tracerPid: 0,
+    seccomp: 0,
+    elfClass: undefined,
+    sameMountNs: true,
+    sameRoot: true,
+    vdso,
+    tables,
+  };
+}
+
+/**
+ * Scans every process (or only `only`), minus `exclude`. Returns the holders, the multi-threaded
+ * non-holders (one of their threads may own a separate fd table: survey.ts checks with kcmp), and the
+ * start time of every process scanned (a later pid with another start time is a new process).
+ */
+export function scanAll(ctx: ScanCtx, exclude: ReadonlySet<number>, only?: readonly number[]): { holders: RawScan[]; multi: RawScan[]; seen: Map<number, string> } {
+  const holders: RawScan[] = [];
+  const multi: RawScan[] = [];
+  const seen = new Map<number, string>();
+  for (const pid of only ?? listPids()) {
+    if (exclude.has(pid)) continue;
+    const st = readStat(`/proc/${pid}`);
+    if (!st) continue;
+    seen.set(pid, st.starttime);
+    const scan = scanProcess(ctx, pid, [], st);
+    if (!scan) continue;
+    if (scan.items.length > 0) holders.push(scan);
+    else if (scan.tasks.length > 1) multi.push(scan);
+  }
+  return { holders, multi, seen };
+}

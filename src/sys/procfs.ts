@@ -1,0 +1,336 @@
+/**
+ * Glue only: reads /proc for the process mechanism (src/proc/). Typed results; `undefined` when the process,
+ * thread or fd vanished meanwhile (races are normal here, never errors). No decisions: what counts as "in
+ * the tree" and what to do about it live in src/proc/. Paths are binary strings (one char per byte, latin1,
+ * see src/util/bpath.ts). Devices are "major:minor" keys, whatever notation the /proc file uses.
+ */
+import { closeSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+
+/** "major:minor", decimal. */
+export type DevKey = string;
+
+const O_PATH = 0o10000000;
+const scratch = Buffer.alloc(64 * 1024);
+
+/** The whole of a small /proc file (open + read + close; /proc sizes are unknown in advance). */
+function slurp(path: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    let len = 0;
+    const parts: string[] = [];
+    for (;;) {
+      const n = readSync(fd, scratch, len, scratch.length - len, null);
+      len += n;
+      if (n === 0 || len === scratch.length) {
+        parts.push(scratch.toString('latin1', 0, len));
+        if (n === 0) return parts.join('');
+        len = 0;
+      }
+    }
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function devKey(major: bigint | number, minor: bigint | number): DevKey {
+  return `${major}:${minor}`;
+}
+
+/** st_dev as userspace encodes it (glibc gnu_dev_major/minor). */
+export function devKeyOfStat(dev: bigint): DevKey {
+  return devKey(((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn), (dev & 0xffn) | ((dev >> 12n) & ~0xffn));
+}
+
+/** "00:2e" (maps, /proc/locks): hex major:minor. */
+export function devKeyOfHex(text: string): DevKey {
+  const [a, b] = text.split(':');
+  return devKey(parseInt(a ?? '', 16), parseInt(b ?? '', 16));
+}
+
+/** inotify fdinfo `sdev:` is the kernel-internal dev_t (MAJOR << 20 | MINOR), hex. */
+export function devKeyOfKernel(hex: string): DevKey {
+  const v = parseInt(hex, 16);
+  return devKey(Math.floor(v / 0x100000), v % 0x100000);
+}
+
+export interface ProcStat {
+  comm: string;
+  state: string;
+  ppid: number;
+  flags: number;
+  threads: number;
+  /** clock ticks since boot: with the pid, the identity of a process */
+  starttime: string;
+}
+
+/** `base` is /proc/PID or /proc/PID/task/TID. */
+export function readStat(base: string): ProcStat | undefined {
+  const text = slurp(`${base}/stat`);
+  if (!text) return undefined;
+  const close = text.lastIndexOf(')');
+  const f = text.slice(close + 2).split(' ');
+  return {
+    comm: text.slice(text.indexOf('(') + 1, close),
+    state: f[0] ?? '?',
+    ppid: Number(f[1]),
+    flags: Number(f[6]),
+    threads: Number(f[17]),
+    starttime: f[19] ?? '',
+  };
+}
+
+export interface ProcStatus {
+  tgid: number;
+  tracerPid: number;
+  /** 0 none, 1 strict, 2 filter */
+  seccomp: number;
+  uid: number;
+}
+
+export function readStatus(base: string): ProcStatus | undefined {
+  const text = slurp(`${base}/status`);
+  if (!text) return undefined;
+  const field = (key: string): number => {
+    const m = new RegExp(`^${key}:\\s*(-?\\d+)`, 'm').exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+  return { tgid: field('Tgid'), tracerPid: field('TracerPid'), seccomp: field('Seccomp'), uid: field('Uid') };
+}
+
+function numericEntries(dir: string): number[] {
+  try {
+    return readdirSync(dir)
+      .filter((n) => n.charCodeAt(0) >= 48 && n.charCodeAt(0) <= 57)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export const listPids = (): number[] => numericEntries('/proc');
+
+/** The most recently allocated pid in our pid namespace (last field of /proc/loadavg). */
+export function lastPid(): number | undefined {
+  const n = Number((slurp('/proc/loadavg') ?? '').trim().split(' ').pop());
+  return Number.isFinite(n) ? n : undefined;
+}
+export const listTasks = (pid: number): number[] => numericEntries(`/proc/${pid}/task`);
+export const listFds = (base: string): number[] => numericEntries(`${base}/fd`);
+
+/** readlink(2) as a binary string. */
+export function readLink(path: string): string | undefined {
+  try {
+    return readlinkSync(path, { encoding: 'buffer' }).toString('latin1');
+  } catch {
+    return undefined;
+  }
+}
+
+export interface FileId {
+  dev: DevKey;
+  ino: string;
+  mode: number;
+  nlink: number;
+  size: number;
+}
+
+/** stat(2), following links (so /proc/PID/fd/N gives the open file itself). */
+export function statId(path: string | Buffer): FileId | undefined {
+  try {
+    const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+    if (!st) return undefined;
+    return { dev: devKeyOfStat(st.dev), ino: String(st.ino), mode: Number(st.mode), nlink: Number(st.nlink), size: Number(st.size) };
+  } catch {
+    return undefined;
+  }
+}
+
+export interface LockLine {
+  /** FLOCK, POSIX, OFDLCK (or DELEG, LEASE) */
+  kind: string;
+  access: 'READ' | 'WRITE' | string;
+  pid: number;
+  dev: DevKey;
+  ino: string;
+  start: number;
+  /** null = to end of file */
+  end: number | null;
+}
+
+/** "1: POSIX  ADVISORY  WRITE 1234 00:2e:5 0 EOF"; blocked waiters ("1: -> ...") are not locks held. */
+function parseLock(text: string): LockLine | undefined {
+  const f = text.trim().split(/\s+/);
+  if (f[1] === '->' || f.length < 8) return undefined;
+  const id = f[5] ?? '';
+  const cut = id.lastIndexOf(':');
+  return {
+    kind: f[1] ?? '',
+    access: f[3] ?? '',
+    pid: Number(f[4]),
+    dev: devKeyOfHex(id.slice(0, cut)),
+    ino: id.slice(cut + 1),
+    start: Number(f[6]),
+    end: f[7] === 'EOF' ? null : Number(f[7]),
+  };
+}
+
+export interface InotifyWatch {
+  wd: number;
+  ino: string;
+  dev: DevKey;
+  mask: number;
+  handleType: number;
+  /** file handle bytes, hex */
+  handle: string;
+}
+
+export interface EpollTarget {
+  tfd: number;
+  events: number;
+  /** epoll_data as 16 hex digits */
+  data: string;
+}
+
+export interface FdInfo {
+  pos: number;
+  /** f_flags in octal notation from the kernel, O_CLOEXEC included when set on the fd */
+  flags: number;
+  mntId: number;
+  ino: string;
+  locks: LockLine[];
+  inotify: InotifyWatch[];
+  epoll: EpollTarget[];
+}
+
+function kv(line: string, key: string): string {
+  const m = new RegExp(`${key}:\\s*([0-9a-fA-F]+)`).exec(line);
+  return m?.[1] ?? '0';
+}
+
+export function readFdInfo(base: string, fd: number): FdInfo | undefined {
+  const text = slurp(`${base}/fdinfo/${fd}`);
+  if (text === undefined) return undefined;
+  const info: FdInfo = { pos: 0, flags: 0, mntId: -1, ino: '', locks: [], inotify: [], epoll: [] };
+  for (const line of text.split('\n')) {
+    if (line.startsWith('pos:')) info.pos = Number(line.slice(4).trim());
+    else if (line.startsWith('flags:')) info.flags = parseInt(line.slice(6).trim(), 8);
+    else if (line.startsWith('mnt_id:')) info.mntId = Number(line.slice(7).trim());
+    else if (line.startsWith('ino:')) info.ino = line.slice(4).trim();
+    else if (line.startsWith('lock:')) {
+      const lock = parseLock(line.slice(5));
+      if (lock) info.locks.push(lock);
+    } else if (line.startsWith('inotify wd:')) {
+      info.inotify.push({
+        wd: parseInt(kv(line, 'wd'), 10),
+        ino: String(BigInt(`0x${kv(line, 'ino')}`)),
+        dev: devKeyOfKernel(kv(line, 'sdev')),
+        mask: parseInt(kv(line, ' mask'), 16),
+        handleType: parseInt(kv(line, 'fhandle-type'), 16),
+        handle: kv(line, 'f_handle'),
+      });
+    } else if (line.startsWith('tfd:')) {
+      info.epoll.push({ tfd: parseInt(kv(line, 'tfd'), 10), events: parseInt(kv(line, 'events'), 16), data: kv(line, 'data').padStart(16, '0') });
+    }
+  }
+  return info;
+}
+
+export interface MapLine {
+  start: string;
+  end: string;
+  perms: string;
+  dev: DevKey;
+  ino: string;
+  path: string;
+}
+
+/** File-backed mappings (inode ≠ 0), and the [vdso] start address (hex) if any. */
+export function readMaps(pid: number): { maps: MapLine[]; vdso: string | null } {
+  const text = slurp(`/proc/${pid}/maps`) ?? '';
+  const maps: MapLine[] = [];
+  let vdso: string | null = null;
+  for (const line of text.split('\n')) {
+    const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ (\S+) (\d+)\s*(.*)$/.exec(line);
+    if (!m) continue;
+    if (m[6] === '[vdso]') vdso = m[1] ?? null;
+    if (m[5] === '0') continue;
+    maps.push({ start: m[1] ?? '', end: m[2] ?? '', perms: m[3] ?? '', dev: devKeyOfHex(m[4] ?? ''), ino: m[5] ?? '', path: m[6] ?? '' });
+  }
+  return { maps, vdso };
+}
+
+/** The mount id of what a path (often a /proc magic link) refers to: open it O_PATH, read our fdinfo. */
+export function mntIdOf(path: string | Buffer): number | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, O_PATH);
+  } catch {
+    return undefined;
+  }
+  try {
+    return readFdInfo('/proc/self', fd)?.mntId;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function readLocks(): LockLine[] {
+  const out: LockLine[] = [];
+  for (const line of (slurp('/proc/locks') ?? '').split('\n')) {
+    const lock = line ? parseLock(line) : undefined;
+    if (lock) out.push(lock);
+  }
+  return out;
+}
+
+/** Bound unix sockets of a network namespace (read through /proc/PID/net/unix): socket inode -> path. */
+export function readUnixSockets(pid: number | 'self'): Map<string, string> {
+  const out = new Map<string, string>();
+  const text = slurp(`/proc/${pid}/net/unix`) ?? '';
+  for (const line of text.split('\n')) {
+    const m = /^\s*\S+: \S+ \S+ \S+ \S+ \S+\s+(\d+) (\/.*)$/.exec(line);
+    if (m) out.set(m[1] ?? '', m[2] ?? '');
+  }
+  return out;
+}
+
+/** Namespace identity ("mnt:[4026531841]"). */
+export function nsId(pid: number | 'self', ns: 'mnt' | 'net'): string | undefined {
+  return readLink(`/proc/${pid}/ns/${ns}`);
+}
+
+/** ELF class of the executable: 1 = 32-bit, 2 = 64-bit. */
+export function elfClass(pid: number): number | undefined {
+  let fd: number;
+  try {
+    fd = openSync(`/proc/${pid}/exe`, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const head = Buffer.alloc(5);
+    return readSync(fd, head, 0, 5, 0) === 5 && head.readUInt32BE(0) === 0x7f454c46 ? head[4] : undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function readWchan(base: string): string {
+  return slurp(`${base}/wchan`) ?? '';
+}
+
+/** A sysctl under /proc/sys as text, or undefined when absent (e.g. yama not built in). */
+export function readSysctl(name: string): string | undefined {
+  try {
+    return readFileSync(`/proc/sys/${name}`, 'latin1').trim();
+  } catch {
+    return undefined;
+  }
+}

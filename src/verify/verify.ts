@@ -1,0 +1,113 @@
+/**
+ * verifyTrees: proves (or disproves) that a target tree holds exactly what a source tree holds.
+ *
+ *   options ──normalize──▶ walk (worker pool, or the given paths) ──▶ raw differences, link records,
+ *                          └─▶ content checker (main thread, concurrent reads) ──▶ content differences
+ *   then: hard-link structure ─▶ mtimes judged at the coarser precision of the two sides ─▶ one re-check of
+ *   the differing paths (in flight or real) ─▶ sorted, display-escaped report.
+ *
+ * The library entry point of the verify concern (the CLI, `livesync cutover --verify` and tests call it).
+ * Expected failures (bad options, unreadable roots, no addon) are ToolErrors thrown before any walking.
+ */
+import { ContentChecker } from './content.ts';
+import { Findings } from './findings.ts';
+import { PathFilter } from './filter.ts';
+import { normalizeVerifyOptions, type NormalizedOptions } from './options.ts';
+import { comparePaths } from './paths-mode.ts';
+import { PROGRESS_INTERVAL_MS } from './policy.ts';
+import { comparePrecision, sameAtPrecision } from './precision.ts';
+import { recheck } from './recheck.ts';
+import { sortRaw, toDifference, toInFlight } from './render.ts';
+import type { VerifyOptions, VerifyProgress, VerifyReport } from './types.ts';
+import { walkTrees } from './walk-pool.ts';
+
+export type { VerifyOptions, VerifyReport } from './types.ts';
+
+/** Calls onProgress at most every PROGRESS_INTERVAL_MS, and always for a phase change. */
+class Progress {
+  #sink: ((p: VerifyProgress) => void) | undefined;
+  #last = 0;
+  #state: VerifyProgress = { phase: 'walk', entries: 0, bytesHashed: 0, bytesToHash: 0, walkDone: false };
+
+  constructor(sink: ((p: VerifyProgress) => void) | undefined) {
+    this.#sink = sink;
+  }
+
+  update(change: Partial<VerifyProgress>, force = false): void {
+    if (this.#sink === undefined) return;
+    Object.assign(this.#state, change);
+    const now = performance.now();
+    if (!force && now - this.#last < PROGRESS_INTERVAL_MS) return;
+    this.#last = now;
+    this.#sink({ ...this.#state });
+  }
+}
+
+async function collect(o: NormalizedOptions, progress: Progress): Promise<{ findings: Findings; checker: ContentChecker }> {
+  const checker = new ContentChecker(o.source.root, o.target.root, Math.max(2, o.jobs * 2), () =>
+    progress.update({ bytesHashed: checker.bytesDone, bytesToHash: checker.bytesQueued }),
+  );
+  const findings = new Findings(checker);
+  findings.source.observe(o.source.info.ctimeNs);
+  findings.target.observe(o.target.info.ctimeNs);
+  const filter = new PathFilter(o.exclude);
+  if (o.paths) {
+    findings.absorb(comparePaths(o, filter));
+  } else {
+    const config = {
+      sourceRoot: o.source.root,
+      targetRoot: o.target.root,
+      exclude: o.exclude,
+      xattrs: o.xattrs,
+      content: o.content === 'paths' ? 'none' : o.content,
+      samplePercent: o.samplePercent,
+      sampleSeed: o.sampleSeed,
+      ignoreRootMtime: o.ignoreRootMtime,
+    } as const;
+    const root = { rel: '', source: o.source.info, target: o.target.info };
+    await walkTrees(config, root, o.jobs, (result) => {
+      findings.absorb(result);
+      progress.update({ entries: findings.entries, bytesToHash: checker.bytesQueued });
+    }, o.signal);
+  }
+  progress.update({ phase: 'content', entries: findings.entries, walkDone: true, bytesToHash: checker.bytesQueued }, true);
+  await checker.drain();
+  return { findings, checker };
+}
+
+export async function verifyTrees(options: VerifyOptions): Promise<VerifyReport> {
+  const started = performance.now();
+  const o = normalizeVerifyOptions(options);
+  const progress = new Progress(o.onProgress);
+  const { findings, checker } = await collect(o, progress);
+
+  const precisionNs = comparePrecision(findings.source.finest, findings.target.finest, o.mtimePrecisionNs);
+  const raw = [...findings.diffs, ...checker.diffs, ...findings.links.differences()].filter(
+    (d) => !(d.kind === 'mtime' && d.mtimes && sameAtPrecision(d.mtimes.source, d.mtimes.target, precisionNs)),
+  );
+  progress.update({ phase: 'recheck', bytesHashed: checker.bytesDone }, true);
+  const judged = await recheck(raw, {
+    sourceRoot: o.source.root,
+    targetRoot: o.target.root,
+    xattrs: o.xattrs,
+    precisionNs,
+    isInFlight: o.isInFlight,
+    delayMs: o.recheckDelayMs,
+    signal: o.signal,
+  });
+
+  const differences = sortRaw(judged.differences).map(toDifference);
+  const report: VerifyReport = {
+    identical: differences.length === 0,
+    source: o.source.given,
+    target: o.target.given,
+    compared: { ...findings.counts, bytesHashed: checker.bytesDone },
+    differences,
+    inFlight: sortRaw(judged.inFlight).map(toInFlight),
+    mtimePrecisionNs: { source: findings.source.finest, target: findings.target.finest, compared: precisionNs },
+    content: { mode: o.content, files: checker.files },
+    durationMs: Math.round(performance.now() - started),
+  };
+  if (o.content === 'sample') Object.assign(report.content, { samplePercent: o.samplePercent, seed: o.sampleSeed });
+  return report;
+}
