@@ -61,8 +61,8 @@ function nulList(paths: readonly RelPath[]): Buffer {
   return Buffer.concat(paths.flatMap((p) => [toBytes(p === '' ? '.' : p), Buffer.from([0])]));
 }
 
-export async function runList(common: RsyncCommon, mode: ListMode, paths: readonly RelPath[]): Promise<ListResult> {
-  const result = await run(common.rsync ?? 'rsync', batchArgs(common, mode), { input: nulList(paths), env: RSYNC_ENV });
+export async function runList(common: RsyncCommon, mode: ListMode, paths: readonly RelPath[], signal?: AbortSignal): Promise<ListResult> {
+  const result = await run(common.rsync ?? 'rsync', batchArgs(common, mode), { input: nulList(paths), env: RSYNC_ENV, ...(signal ? { signal } : {}) });
   const { outcome, why } = result.spawnError ? { outcome: 'fatal' as const, why: result.spawnError } : classifyExit(result.exitCode, result.signal);
   const stats = parseStats(result.stdout);
   return {
@@ -79,7 +79,7 @@ export async function runList(common: RsyncCommon, mode: ListMode, paths: readon
 }
 
 /** The rsync runs of one plan, in order: flat, forced, deep (empty lists are skipped). */
-export async function runPlan(common: RsyncCommon, plan: BatchPlan): Promise<ListResult[]> {
+export async function runPlan(common: RsyncCommon, plan: BatchPlan, signal?: AbortSignal): Promise<ListResult[]> {
   const results: ListResult[] = [];
   const lists: Array<[ListMode, RelPath[]]> = [
     ['flat', plan.flat],
@@ -87,7 +87,7 @@ export async function runPlan(common: RsyncCommon, plan: BatchPlan): Promise<Lis
     ['deep', plan.deep],
   ];
   for (const [mode, paths] of lists) {
-    if (paths.length > 0) results.push(await runList(common, mode, paths));
+    if (paths.length > 0) results.push(await runList(common, mode, paths, signal));
   }
   return results;
 }

@@ -28,7 +28,7 @@ export type BatchOutcome =
   /** nothing can be trusted to have landed: retry the whole batch */
   | { kind: 'retry'; plan: BatchPlan; results: ListResult[]; renames: RenameResult[]; message: string; exitCode: number | null; outcome: string };
 
-export async function executeBatch(common: RsyncCommon, input: BatchInput, now: number): Promise<BatchOutcome> {
+export async function executeBatch(common: RsyncCommon, input: BatchInput, now: number, signal?: AbortSignal): Promise<BatchOutcome> {
   const renames = replayRenames(common.target, input.renames);
   const entries = [...input.entries];
   for (const r of renames) {
@@ -37,7 +37,7 @@ export async function executeBatch(common: RsyncCommon, input: BatchInput, now: 
   }
   const plan = planBatch(entries, { recentlySynced: input.recentlySynced, now, forceAll: input.forceAll ?? false });
   if (input.hardlinks) await addHardLinkSiblings(common.source, input.hardlinks, plan);
-  const results = await runPlan(common, plan);
+  const results = await runPlan(common, plan, signal);
   const files = results.reduce((a, r) => a + r.files, 0);
   const bytes = results.reduce((a, r) => a + r.bytes, 0);
   const hard = results.find((r) => r.outcome === 'retry' || r.outcome === 'fatal');

@@ -81,6 +81,7 @@ export class Mirror implements JobControl {
   #treeEntries = 0;
   #hardlinks: HardLinkIndex;
   #linkSearch: Promise<void> | null = null;
+  #paused = false;
   #failureTimer: NodeJS.Timeout | null = null;
 
   constructor(options: MirrorOptions) {
@@ -177,7 +178,7 @@ export class Mirror implements JobControl {
 
   /** Trailing debounce capped by maxWait; `now` fires as soon as possible. */
   #schedule(now: boolean): void {
-    if (!this.#seeded || this.#stopping || this.#state === 'halted') return;
+    if (!this.#seeded || this.#stopping || this.#paused || this.#state === 'halted') return;
     if (this.#dirty.size === 0 && this.#renames.length === 0) return;
     const t = Date.now();
     this.#firstPendingAt ??= t;
@@ -375,6 +376,70 @@ export class Mirror implements JobControl {
     beat();
     this.#heartbeat.timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
     this.#heartbeat.timer.unref();
+  }
+
+  /**
+   * Cutover hook: no new batch starts until `resume()`; resolves once no batch is in flight. Events keep
+   * landing in the dirty set.
+   */
+  async quiesce(): Promise<void> {
+    this.#paused = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    while (this.#inFlight !== null) await this.#idle.wait(1_000);
+  }
+
+  /** Cutover hook (rollback): batches start again. */
+  resume(): void {
+    this.#paused = false;
+    this.#schedule(true);
+  }
+
+  /**
+   * Cutover hook, called with the applications frozen and the mirror quiesced: waits until the watcher has
+   * delivered every queued event (the barrier), then syncs exactly the dirty set (O(changes), never a scan)
+   * with content compared for every written file. Failed paths are included. Nothing else runs meanwhile.
+   */
+  async finalDelta(options: { signal?: AbortSignal } = {}): Promise<
+    { ok: true; paths: number; files: number; bytes: number; barrierMs: number; syncMs: number; entries: DirtyEntry[] } | { ok: false; message: string }
+  > {
+    const t0 = performance.now();
+    await this.#o.watcher.settle();
+    const barrierMs = performance.now() - t0;
+    for (const f of this.#failures.list()) this.#dirty.mark(f.path, f.flags, f.since);
+    const drained = this.#dirty.drain();
+    const renames = this.#renames.splice(0);
+    const t1 = performance.now();
+    if (options.signal?.aborted) {
+      this.#dirty.restore(drained.entries);
+      this.#renames.unshift(...renames);
+      return { ok: false, message: 'aborted before the final delta' };
+    }
+    const outcome = await executeBatch(this.#o, { entries: drained.entries, oldest: drained.oldest, renames, recentlySynced: this.#recent, hardlinks: this.#hardlinks, forceAll: true }, Date.now(), options.signal);
+    const syncMs = performance.now() - t1;
+    if (outcome.kind === 'retry' || outcome.failed.length > 0) {
+      this.#dirty.restore(drained.entries);
+      const why = outcome.kind === 'retry' ? outcome.message : `${outcome.failed.length} paths failed: ${outcome.failed.slice(0, 3).map((f) => `${display(f.path)}: ${f.message}`).join('; ')}`;
+      return { ok: false, message: `final delta failed: ${why}` };
+    }
+    for (const e of drained.entries) this.#failures.clear(e.path);
+    this.#emitQueue();
+    return { ok: true, paths: drained.entries.length, files: outcome.files, bytes: outcome.bytes, barrierMs, syncMs, entries: drained.entries };
+  }
+
+  /** Cutover hook: the share is now at the source path; mirroring ends for good. */
+  async markCutOver(): Promise<void> {
+    this.#paused = true;
+    this.#setState('cut-over');
+    if (this.#heartbeat.timer) clearInterval(this.#heartbeat.timer);
+    this.#heartbeat.timer = null;
+    await this.#o.watcher.close();
+  }
+
+  /** Cutover hook: state shown while the cutover runs (and restored on rollback). */
+  setCutoverState(active: boolean): void {
+    if (active) this.#setState('cutting-over');
+    else this.#setState(this.oldestUnsynced() === null ? 'in-sync' : 'catching-up');
   }
 
   async flush(timeoutMs: number): Promise<FlushResult> {

@@ -24,7 +24,7 @@ import {
   type MapLine,
   type ProcStat,
 } from '../sys/procfs.ts';
-import { inTree, relOf, stripDeleted } from './tree.ts';
+import { inTree, relOf, resolveTree, stripDeleted } from './tree.ts';
 import type { FdType, Item, ProcInfo, Tree } from './types.ts';
 
 const PF_KTHREAD = 0x00200000;
@@ -33,6 +33,12 @@ const FD_TYPES: Record<number, FdType> = { 0o100000: 'file', 0o040000: 'dir', 0o
 
 export interface ScanCtx {
   tree: Tree;
+  /**
+   * The tree's path still resolves to the tree (same mount, device, inode). Then anything on the tree's
+   * mount reads back with a path under it, so a path elsewhere is skipped without a stat (a fast pre-filter,
+   * never the membership test). After a mount on top or a detach, paths lie: every candidate is stat'ed.
+   */
+  attached: boolean;
   selfMntNs: string | undefined;
   selfRoot: FileId | undefined;
   /** bound unix sockets per network namespace, read on first need */
@@ -49,8 +55,10 @@ export interface RawScan {
 }
 
 export function scanContext(tree: Tree): ScanCtx {
+  const now = resolveTree(tree.path);
   return {
     tree,
+    attached: now.ok && now.tree.mntId === tree.mntId && now.tree.dev === tree.dev && now.tree.ino === tree.ino,
     selfMntNs: nsId('self', 'mnt'),
     selfRoot: statId('/proc/self/root'),
     unix: new Map(),
@@ -58,14 +66,21 @@ export function scanContext(tree: Tree): ScanCtx {
   };
 }
 
-/** A directory-like magic link (cwd, root, exe) in the tree: mount id from our own O_PATH open of it. */
-function linkInTree(ctx: ScanCtx, link: string, id: FileId | undefined): { path: string; rel: string | null; deleted: boolean } | undefined {
-  if (!id || id.dev !== ctx.tree.dev) return undefined;
+/** Pre-filter: can what this /proc link names be in the tree at all? (see ScanCtx.attached) */
+function candidate(ctx: ScanCtx, raw: string): boolean {
+  return !ctx.attached || relOf(ctx.tree, stripDeleted(raw).path) !== null;
+}
+
+/** A magic link (cwd, root, exe) in the tree: mount id from our own O_PATH open of it. */
+function linkInTree(ctx: ScanCtx, link: string): { path: string; rel: string | null; deleted: boolean; id: FileId } | undefined {
   const raw = readLink(link);
+  if (raw === undefined || !candidate(ctx, raw)) return undefined;
+  const id = statId(link);
+  if (!id || id.dev !== ctx.tree.dev) return undefined;
   const mntId = mntIdOf(link);
-  if (raw === undefined || mntId === undefined) return undefined;
+  if (mntId === undefined) return undefined;
   const { path, deleted } = stripDeleted(raw, id.nlink);
-  return inTree(ctx.tree, mntId, path) ? { path, rel: relOf(ctx.tree, path), deleted } : undefined;
+  return inTree(ctx.tree, mntId, path) ? { path, rel: relOf(ctx.tree, path), deleted, id } : undefined;
 }
 
 function unixPath(ctx: ScanCtx, pid: number, inode: string): string | undefined {
@@ -83,6 +98,7 @@ function scanTable(ctx: ScanCtx, pid: number, table: number, items: Item[]): voi
     const link = readLink(`${base}/fd/${fd}`);
     if (link === undefined) continue;
     if (link.startsWith('/')) {
+      if (!candidate(ctx, link)) continue;
       const id = statId(`${base}/fd/${fd}`);
       if (!id || id.dev !== ctx.tree.dev) continue;
       const info = readFdInfo(base, fd);
@@ -149,23 +165,21 @@ export function scanProcess(ctx: ScanCtx, pid: number, extraTables: number[] = [
   const items: Item[] = [];
   const tasks = st.threads > 1 ? listTasks(pid) : [pid];
   for (const tid of tasks) {
-    const link = st.threads > 1 ? `${base}/task/${tid}/cwd` : `${base}/cwd`;
-    const cwd = linkInTree(ctx, link, statId(link));
-    if (cwd) items.push({ kind: 'cwd', tids: [tid], ...cwd });
+    const cwd = linkInTree(ctx, st.threads > 1 ? `${base}/task/${tid}/cwd` : `${base}/cwd`);
+    if (cwd) items.push({ kind: 'cwd', tids: [tid], path: cwd.path, rel: cwd.rel, deleted: cwd.deleted });
   }
-  const rootId = statId(`${base}/root`);
-  const root = linkInTree(ctx, `${base}/root`, rootId);
+  const root = linkInTree(ctx, `${base}/root`);
   if (root) items.push({ kind: 'root', path: root.path, rel: root.rel });
-  const exeId = statId(`${base}/exe`);
-  const exe = linkInTree(ctx, `${base}/exe`, exeId);
-  if (exe) items.push({ kind: 'exe', ...exe });
+  const exe = linkInTree(ctx, `${base}/exe`);
+  if (exe) items.push({ kind: 'exe', path: exe.path, rel: exe.rel, deleted: exe.deleted });
   const tables = [pid, ...extraTables];
   for (const table of tables) scanTable(ctx, pid, table, items);
   const { maps, vdso } = readMaps(pid);
-  scanMaps(ctx, pid, maps, exe ? exeId?.ino : undefined, items);
+  scanMaps(ctx, pid, maps, exe?.id.ino, items);
   strayLocks(ctx, pid, items);
   if (items.length === 0) return { info: bareInfo(pid, st, vdso, tables), items, tasks };
   const status = readStatus(base);
+  const rootId = statId(`${base}/root`);
   const info: ProcInfo = {
     ...bareInfo(pid, st, vdso, tables),
     uid: status?.uid ?? -1,
