@@ -35,6 +35,13 @@ export interface ListResult {
   stderr: string;
 }
 
+/**
+ * A batch rsync whose processes used no CPU and did no I/O for this long is deadlocked (measured: rsync 3.5
+ * can hang in poll() when directories are renamed under a recursive run, and its --timeout does not fire);
+ * it is killed and the batch retried.
+ */
+export const RSYNC_STALL_MS = 10_000;
+
 /** rsync runs in the C locale so every non-ASCII byte in its messages is escaped (\#ooo), never mangled. */
 export const RSYNC_ENV = { LC_ALL: 'C' };
 
@@ -62,8 +69,12 @@ function nulList(paths: readonly RelPath[]): Buffer {
 }
 
 export async function runList(common: RsyncCommon, mode: ListMode, paths: readonly RelPath[], signal?: AbortSignal): Promise<ListResult> {
-  const result = await run(common.rsync ?? 'rsync', batchArgs(common, mode), { input: nulList(paths), env: RSYNC_ENV, ...(signal ? { signal } : {}) });
-  const { outcome, why } = result.spawnError ? { outcome: 'fatal' as const, why: result.spawnError } : classifyExit(result.exitCode, result.signal);
+  const result = await run(common.rsync ?? 'rsync', batchArgs(common, mode), { input: nulList(paths), env: RSYNC_ENV, stallMs: RSYNC_STALL_MS, ...(signal ? { signal } : {}) });
+  const { outcome, why } = result.spawnError
+    ? { outcome: 'fatal' as const, why: result.spawnError }
+    : result.stalled
+      ? { outcome: 'retry' as const, why: `rsync made no progress for ${RSYNC_STALL_MS} ms and was killed` }
+      : classifyExit(result.exitCode, result.signal);
   const stats = parseStats(result.stdout);
   return {
     mode,

@@ -10,7 +10,7 @@ import { replayRenames, runPlan, type ListResult, type Rename, type RenameResult
 import type { RsyncCommon } from '../sync/rsync-args.ts';
 import { failedPaths, type FailedPath } from '../sync/rsync-errors.ts';
 import type { HardLinkIndex } from './hardlinks.ts';
-import { multiLinkFiles } from '../sys/fsops.ts';
+import { existsUnder, multiLinkFiles } from '../sys/fsops.ts';
 
 export interface BatchInput {
   entries: DirtyEntry[];
@@ -36,6 +36,13 @@ export async function executeBatch(common: RsyncCommon, input: BatchInput, now: 
     if (!r.ok) entries.push({ path: r.to, flags: r.isDir ? META | DEEP : META | DATA, since: input.oldest ?? now });
   }
   const plan = planBatch(entries, { recentlySynced: input.recentlySynced, now, forceAll: input.forceAll ?? false });
+  // deleted directories go to the flat run (--delete-missing-args --force deletes them recursively)
+  const gone = plan.deep.filter((p) => !existsUnder(common.source, p));
+  if (gone.length > 0) {
+    const goneSet = new Set(gone);
+    plan.deep = plan.deep.filter((p) => !goneSet.has(p));
+    plan.flat.push(...gone);
+  }
   if (input.hardlinks) await addHardLinkSiblings(common.source, input.hardlinks, plan);
   const results = await runPlan(common, plan, signal);
   const files = results.reduce((a, r) => a + r.files, 0);

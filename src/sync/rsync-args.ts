@@ -44,7 +44,9 @@ export type ListMode =
 const MODE_FLAGS: Record<ListMode, readonly string[]> = {
   flat: ['--delete-missing-args', '--force'],
   forced: ['--delete-missing-args', '--force', '--ignore-times'],
-  deep: ['-r', '--delete', '--delete-missing-args', '--force'],
+  // a vanished deep directory is deleted through its own flat entry; combining -r with --delete-missing-args
+  // was where rsync 3.5 deadlocked in our churn tests
+  deep: ['-r', '--delete', '--ignore-missing-args', '--force'],
 };
 
 /** argv for one batch list (the list itself goes to stdin, NUL-separated). */

@@ -3,6 +3,7 @@
  * did. No retries, no decisions: callers classify exit codes through their own tables.
  */
 import { execa, type ResultPromise } from 'execa';
+import { activity, killTree } from './proc-activity.ts';
 
 export interface ExecResult {
   exitCode: number | null;
@@ -10,6 +11,8 @@ export interface ExecResult {
   stdout: string;
   stderr: string;
   durationMs: number;
+  /** killed by the stall watchdog (stallMs) */
+  stalled?: boolean;
   /** spawn failure (ENOENT etc.), when the program could not run at all */
   spawnError?: string;
 }
@@ -22,6 +25,11 @@ export interface ExecOptions {
   /** called with each stdout chunk as it arrives (progress parsing) */
   onStdout?: (chunk: string) => void;
   env?: Record<string, string>;
+  /**
+   * Kill the process and its descendants when none of them used CPU or did I/O for this long (a deadlocked or
+   * hung child); the result then has `stalled: true`.
+   */
+  stallMs?: number;
   /** stdout/stderr decoding; 'latin1' keeps file names byte-exact (one char per byte, like RelPath) */
   encoding?: 'utf8' | 'latin1';
 }
@@ -49,7 +57,26 @@ export async function run(file: string, args: readonly string[], options: ExecOp
       onStdout(chunk);
     });
   }
+  let stalled = false;
+  let watchdog: NodeJS.Timeout | null = null;
+  if (options.stallMs && child.pid !== undefined) {
+    const pid = child.pid;
+    let last = '';
+    let lastChange = performance.now();
+    watchdog = setInterval(() => {
+      const now = activity(pid);
+      if (now !== last) {
+        last = now;
+        lastChange = performance.now();
+      } else if (performance.now() - lastChange >= options.stallMs!) {
+        stalled = true;
+        killTree(pid);
+      }
+    }, Math.max(50, Math.floor(options.stallMs / 4)));
+    watchdog.unref();
+  }
   const result = await child;
+  if (watchdog) clearInterval(watchdog);
   const durationMs = performance.now() - started;
   const spawnError = result.failed && result.exitCode === undefined && !result.signal ? (result.cause instanceof Error ? result.cause.message : result.shortMessage) : undefined;
   return {
@@ -59,5 +86,6 @@ export async function run(file: string, args: readonly string[], options: ExecOp
     stderr: typeof result.stderr === 'string' ? result.stderr : '',
     durationMs,
     ...(spawnError === undefined ? {} : { spawnError }),
+    ...(stalled ? { stalled } : {}),
   };
 }

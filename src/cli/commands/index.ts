@@ -6,6 +6,8 @@ import { statusCommand } from './status.ts';
 import { flushCommand } from './flush.ts';
 import { stopCommand } from './stop.ts';
 import { verifyCommand } from './verify.ts';
+import { psCommand } from './ps.ts';
+import { repointCommand } from './repoint.ts';
 
 export const COMMANDS: Array<() => Command> = [
   startCommand,
@@ -14,4 +16,6 @@ export const COMMANDS: Array<() => Command> = [
   flushCommand,
   stopCommand,
   verifyCommand,
+  psCommand,
+  repointCommand,
 ];
