@@ -557,7 +557,7 @@ static void cmd_fh2path(const char *dirhex, int n, char **arg) {
   unsigned char dir[4097];
   int dn = unhex(dirhex, dir, sizeof dir - 1);
   int mfd = -1;
-  if (dn > 0) dir[dn] = 0, mfd = open((char *)dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dn > 0) dir[dn] = 0, mfd = open((char *)dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   put("ok");
   for (int i = 0; i < n; i++) {
     struct { struct file_handle h; unsigned char b[MAX_HANDLE_SZ]; } fh;

@@ -6,7 +6,8 @@
  *
  * Adding a method: a row in MethodTable (its params and result types), a row in PARAMS (its validation) and a
  * handler in src/control/server.ts. Methods are only ever added to a version; changing one bumps `v`.
- * Pure: types, validation and framing; no I/O.
+ * Pure: types, validation and framing; no I/O. Must not import src/sys or node: I/O modules (the client and
+ * server do the I/O), so the cutover and tests can reuse it anywhere.
  */
 import type { FlushResult } from '../engine/job.ts';
 import type { StatusSnapshot } from '../status/snapshot.ts';

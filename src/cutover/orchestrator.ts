@@ -110,7 +110,7 @@ export async function runCutover(deps: CutoverDeps, options: CutoverOptions): Pr
         return report(precondition ? 'precondition-failed' : 'rolled-back', `${step.name}: ${errorText(err)}`);
       }
       steps.push({ step: step.name, ms: Math.round(performance.now() - t0), ok: true });
-      journal.write(step.name, 'done');
+      journal.write(step.name, 'done', stepDetail(step.name, ctx));
       if (step.undo) undo.push(step);
       if (step.name === COMMIT_STEP) {
         committed = true;
@@ -125,6 +125,14 @@ export async function runCutover(deps: CutoverDeps, options: CutoverOptions): Pr
     await mover?.close();
     journal.close();
   }
+}
+
+/** What recover needs to know about a finished step. */
+function stepDetail(name: StepName, ctx: CutoverContext): Record<string, unknown> | undefined {
+  if (name === 'prepare') return { oldTree: ctx.oldTree };
+  if (name === 'freeze') return { pids: ctx.frozen?.processes.map((p) => ({ pid: p.info.pid, starttime: p.info.starttime })) ?? [] };
+  if (name === 'mount-share') return { mounts: ctx.mounts };
+  return undefined;
 }
 
 async function unwind(undo: Step[], ctx: CutoverContext, journal: Journal): Promise<string[]> {

@@ -37,10 +37,10 @@ export interface ListResult {
 
 /**
  * A batch rsync whose processes used no CPU and did no I/O for this long is deadlocked (measured: rsync 3.5
- * can hang in poll() when directories are renamed under a recursive run, and its --timeout does not fire);
+ * can hang in poll() when directories are renamed under a recursive run, and its --timeout does not end it);
  * it is killed and the batch retried.
  */
-export const RSYNC_STALL_MS = 10_000;
+export const RSYNC_STALL_MS = 15_000;
 
 /** rsync runs in the C locale so every non-ASCII byte in its messages is escaped (\#ooo), never mangled. */
 export const RSYNC_ENV = { LC_ALL: 'C' };

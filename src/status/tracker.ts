@@ -6,6 +6,7 @@
  * Pure: no timers, no I/O. Time enters through event.time and the `now` of snapshot(); between events the lag
  * grows on its own (now - oldestChangeAt), and the history is filled in for the seconds nobody asked about, so
  * a scripted event sequence always gives the same snapshot. Create it before the engine emits its first event.
+ * Must not import anything with side effects (src/sys, node:fs, node:net): it is the pure core of status.
  */
 import type { EventBus, EventOf, EventType, LivesyncEvent, MirrorState } from '../events/event.ts';
 import { HISTORY_S, SecondRing } from './history.ts';

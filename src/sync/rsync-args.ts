@@ -12,12 +12,12 @@
 export const MIGRATION_FLAGS: readonly string[] = ['-aHAXS', '--numeric-ids', '-x', '--modify-window=-1', '--protect-args'];
 
 /**
- * rsync's I/O timeout (it sends keep-alives every half of it, so a long scan does not trip it). Measured: with
- * directories renamed while a recursive run walks them, rsync 3.5's three processes can deadlock in poll(); the
- * timeout turns that into exit 30 (retry) instead of a batch that never ends.
+ * No --timeout on batches, on purpose. Measured: with directories renamed while a recursive run walks them,
+ * rsync 3.5's three processes can hang in poll() for good; --timeout does not end that (its keep-alives count
+ * as traffic) and the keep-alives would hide the hang from the stall watchdog (src/engine/batch-runner.ts,
+ * RSYNC_STALL_MS), which kills an rsync whose processes used no CPU and did no I/O for that long.
+ * The seed is watched the same way, with a longer window (SEED_STALL_MS in src/sync/seed.ts).
  */
-export const BATCH_IO_TIMEOUT_S = 15;
-export const SEED_IO_TIMEOUT_S = 120;
 
 export interface RsyncCommon {
   rsync?: string;
@@ -53,7 +53,6 @@ const MODE_FLAGS: Record<ListMode, readonly string[]> = {
 export function batchArgs(c: RsyncCommon, mode: ListMode): string[] {
   return [
     ...MIGRATION_FLAGS,
-    `--timeout=${BATCH_IO_TIMEOUT_S}`,
     ...MODE_FLAGS[mode],
     '--from0',
     '--files-from=-',
@@ -67,7 +66,6 @@ export function batchArgs(c: RsyncCommon, mode: ListMode): string[] {
 export function seedArgs(c: RsyncCommon, options: { list?: boolean; progress?: boolean } = {}): string[] {
   return [
     ...MIGRATION_FLAGS,
-    `--timeout=${SEED_IO_TIMEOUT_S}`,
     '--delete',
     ...(options.list ? ['-r', '--from0', '--files-from=-'] : []),
     ...(options.progress ? ['--info=progress2', '--no-human-readable'] : []),

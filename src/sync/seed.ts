@@ -16,6 +16,9 @@ import { classifyExit, type RsyncOutcome } from './rsync-exit.ts';
 import { parseStats, rootLevelArgs, seedArgs, type RsyncCommon } from './rsync-args.ts';
 import { ProgressSplitter } from './rsync-progress.ts';
 
+/** A seed rsync whose processes used no CPU and did no I/O for this long is hung (see RSYNC_STALL_MS). */
+export const SEED_STALL_MS = 60_000;
+
 /** How often progress is reported (the log shows it at least every 5 s). */
 export const SEED_PROGRESS_INTERVAL_MS = 2_000;
 
@@ -90,6 +93,7 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
       input,
       signal: options.signal,
       env: { LC_ALL: 'C' },
+      stallMs: SEED_STALL_MS,
       onStdout: (chunk) => {
         for (const p of splitter.push(chunk)) {
           state.bytes = p.bytes;

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Buffer } from 'node:buffer';
 import { rootSkipReason, tmpfsDir } from '../helpers/ns.ts';
 import { Daemon } from '../helpers/daemon.ts';
@@ -27,6 +27,24 @@ async function converge(src: string, dst: string, timeoutMs = 30_000): Promise<s
   return diffs;
 }
 
+/** What the daemon and its children are doing (state, CPU ticks, wait channel), for a failure report. */
+function processReport(pid: number): string[] {
+  const out: string[] = [];
+  const walk = (p: number, depth: number): void => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'latin1');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const cmd = readFileSync(`/proc/${p}/cmdline`, 'latin1').replaceAll('\0', ' ').slice(0, 160);
+      out.push(`${'  '.repeat(depth)}${p} state=${f[0]} utime=${f[11]} stime=${f[12]} wchan=${readFileSync(`/proc/${p}/wchan`, 'latin1')} ${cmd}`);
+      for (const c of readFileSync(`/proc/${p}/task/${p}/children`, 'latin1').trim().split(/\s+/).filter(Boolean)) walk(Number(c), depth + 1);
+    } catch {
+      out.push(`${p} gone`);
+    }
+  };
+  walk(pid, 0);
+  return out;
+}
+
 test('churn during the seed and in steady state converges to an identical copy', { skip, timeout: 240_000 }, async (t) => {
   t.diagnostic(`SEED=${SEED} (set SEED to reproduce)`);
   using src = tmpfsDir('src');
@@ -40,8 +58,8 @@ test('churn during the seed and in steady state converges to an identical copy',
   await daemon.waitState('in-sync', 120_000);
   const steady = churn({ root: src.path, ops: 10_000, seed: SEED + 1, special: true });
   t.diagnostic(`churn in steady state: ${JSON.stringify(steady)}`);
-  const diffs = await converge(src.path, dst.path);
-  if (diffs.length > 0) writeFileSync('/tmp/livesync-churn-failure.log', [...diffs, '----', ...daemon.stderr].join('\n'));
+  const diffs = await converge(src.path, dst.path, 60_000);
+  if (diffs.length > 0) writeFileSync('/tmp/livesync-churn-failure.log', [...diffs, '----', ...processReport(daemon.child.pid!), '----', ...daemon.stderr].join('\n'));
   assert.deepEqual(diffs, [], `differences remain (SEED=${SEED}); daemon log in /tmp/livesync-churn-failure.log`);
   for (const name of [...HOSTILE_NAMES, LONGEST_NAME]) {
     assert.ok(existsSync(Buffer.concat([Buffer.from(`${dst.path}/`), name])), `hostile name ${JSON.stringify(name.toString('latin1'))} on the target`);
