@@ -4,7 +4,8 @@
  * validation passes.
  */
 import { statSync } from 'node:fs';
-import { basename, isAbsolute, resolve } from 'node:path';
+import { isAbsolute, resolve } from 'node:path';
+import { defaultJobName, normalizeStateDir, validateJobName } from '../daemon/paths.ts';
 import { ToolError, usageError } from '../errors/errors.ts';
 import { ExitCode } from '../errors/exit-codes.ts';
 
@@ -12,7 +13,6 @@ import { ExitCode } from '../errors/exit-codes.ts';
 export const DEFAULT_DELAY_MS = 5;
 /** Under continuous churn a batch still starts within this long of the first unsynced change. */
 export const DEFAULT_MAX_WAIT_MS = 200;
-export const DEFAULT_STATE_DIR = '/run/livesync';
 export const DEFAULT_SEED_WORKERS = 1;
 /** Halt when more than this share of the tree is deleted between two batches (a wiped or unmounted source). */
 export const DEFAULT_MAX_DELETE = '50%';
@@ -62,18 +62,6 @@ export interface StartOptions {
   allowEmptySource: boolean;
 }
 
-const NAME = /^[A-Za-z0-9._-]{1,64}$/;
-
-export function defaultName(source: string): string {
-  const cleaned = source.replace(/^\/+|\/+$/g, '').replace(/[^A-Za-z0-9._-]+/g, '-').slice(-64);
-  return cleaned === '' ? 'root' : cleaned;
-}
-
-export function validateName(name: string): string {
-  if (!NAME.test(name)) throw usageError('E_BAD_NAME', `invalid job name "${name}"`, 'use 1-64 characters from A-Z a-z 0-9 . _ -');
-  return name;
-}
-
 function intOption(flag: string, value: string | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);
@@ -116,8 +104,8 @@ export function normalizeStartOptions(source: string, target: string, raw: RawSt
   return Object.freeze({
     source: src,
     target: dst,
-    name: validateName(raw.name ?? defaultName(basename(src) === '' ? src : src)),
-    stateDir: resolve(raw.stateDir ?? process.env['LIVESYNC_STATE_DIR'] ?? DEFAULT_STATE_DIR),
+    name: validateJobName(raw.name ?? defaultJobName(src)),
+    stateDir: normalizeStateDir(raw.stateDir, process.env),
     excludes: raw.exclude ?? [],
     delayMs: intOption('--delay', raw.delay, DEFAULT_DELAY_MS, 0, 600_000),
     maxWaitMs: intOption('--max-wait', raw.maxWait, DEFAULT_MAX_WAIT_MS, 1, 3_600_000),

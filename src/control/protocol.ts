@@ -11,6 +11,7 @@
  */
 import type { FlushResult } from '../engine/job.ts';
 import type { StatusSnapshot } from '../status/snapshot.ts';
+import type { CutoverReport } from '../cutover/types.ts';
 
 export const PROTOCOL_VERSION = 1;
 export const SUPPORTED_VERSIONS: readonly number[] = [PROTOCOL_VERSION];
@@ -40,6 +41,16 @@ export interface MethodTable {
   flush: { params: { timeoutMs: number }; result: FlushResult };
   /** finishes the in-flight batch, persists what is pending; answers once the job has stopped */
   stop: { params: Record<string, never>; result: { stopped: true } };
+  /** the cutover (docs/cutover.md); runs in the daemon, answers with the report (dry run: the plan) */
+  cutover: { params: CutoverParams; result: CutoverReport };
+}
+
+export interface CutoverParams {
+  maxLagMs: number;
+  maxFreezeMs: number;
+  preflightTimeoutMs: number;
+  dryRun: boolean;
+  verify: boolean;
 }
 
 export type Method = keyof MethodTable;
@@ -103,6 +114,23 @@ const PARAMS: { [M in Method]: Validator<M> } = {
     return onlyKeys(raw, ['timeoutMs']) ?? { timeoutMs };
   },
   stop: (raw) => onlyKeys(raw, []) ?? {},
+  cutover: (raw) => {
+    const keys = ['maxLagMs', 'maxFreezeMs', 'preflightTimeoutMs', 'dryRun', 'verify'] as const;
+    for (const k of ['maxLagMs', 'maxFreezeMs', 'preflightTimeoutMs'] as const) {
+      const v = raw[k];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_FLUSH_TIMEOUT_MS) return `${k} must be an integer between 0 and ${MAX_FLUSH_TIMEOUT_MS}`;
+    }
+    for (const k of ['dryRun', 'verify'] as const) if (typeof raw[k] !== 'boolean') return `${k} must be a boolean`;
+    return (
+      onlyKeys(raw, keys) ?? {
+        maxLagMs: raw['maxLagMs'] as number,
+        maxFreezeMs: raw['maxFreezeMs'] as number,
+        preflightTimeoutMs: raw['preflightTimeoutMs'] as number,
+        dryRun: raw['dryRun'] as boolean,
+        verify: raw['verify'] as boolean,
+      }
+    );
+  },
 };
 
 export const METHODS = Object.keys(PARAMS) as Method[];

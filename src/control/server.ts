@@ -12,6 +12,8 @@
  */
 import type { Socket } from 'node:net';
 import type { JobControl } from '../engine/job.ts';
+import type { CutoverParams } from './protocol.ts';
+import type { CutoverReport } from '../cutover/types.ts';
 import { ExitCode } from '../errors/exit-codes.ts';
 import { errorText, ToolError } from '../errors/errors.ts';
 import type { JobLock } from '../daemon/lock.ts';
@@ -38,6 +40,8 @@ export interface ControlServer extends AsyncDisposable {
 export interface ServeControlOptions {
   /** livesync version, reported by `hello` */
   version?: string;
+  /** runs a cutover for this job (the daemon wires src/cutover/handler.ts); absent: the method fails */
+  cutover?: (params: CutoverParams) => Promise<CutoverReport>;
 }
 
 interface Context {
@@ -45,6 +49,7 @@ interface Context {
   tracker: StatusTracker;
   version: string | null;
   requestStop: () => void;
+  cutover: ServeControlOptions['cutover'];
 }
 
 type Handlers = { [M in Method]: (ctx: Context, params: Params<M>) => Promise<Result<M>> };
@@ -83,6 +88,11 @@ const HANDLERS: Handlers = {
     await ctx.job.stop();
     return { stopped: true };
   },
+  // the cutover runs inside the daemon: it owns the watcher and the dirty set the final delta drains
+  cutover: async (ctx, params) => {
+    if (!ctx.cutover) throw new ToolError('E_NO_CUTOVER', 'this daemon cannot run a cutover', { exitCode: ExitCode.precondition });
+    return ctx.cutover(params);
+  },
 };
 
 function raceTimeout(promise: Promise<unknown>, ms: number): Promise<unknown> {
@@ -115,7 +125,7 @@ export async function serveControl(job: JobControl, tracker: StatusTracker, lock
   let closing = false;
   let requestStop: () => void = () => {};
   const stopRequested = new Promise<void>((resolve) => (requestStop = resolve));
-  const ctx: Context = { job, tracker, version: options.version ?? null, requestStop };
+  const ctx: Context = { job, tracker, version: options.version ?? null, requestStop, cutover: options.cutover };
   const sockets = new Set<Socket>();
   const inFlight = new Set<Promise<void>>();
 

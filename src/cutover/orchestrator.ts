@@ -40,7 +40,9 @@ function processReport(ctx: CutoverContext): ProcessReport[] {
 }
 
 export async function runCutover(deps: CutoverDeps, options: CutoverOptions): Promise<CutoverReport> {
-  const journal = new Journal(join(deps.info.stateDir, `${deps.info.name}.cutover.journal`));
+  const journalPath = join(deps.info.stateDir, `${deps.info.name}.cutover.journal`);
+  // a dry run changes nothing, not even the journal of an earlier cutover
+  const journal = options.dryRun ? null : new Journal(journalPath);
   let mover: ProcMover | null = null;
   const ctx: CutoverContext = {
     info: deps.info,
@@ -79,14 +81,14 @@ export async function runCutover(deps: CutoverDeps, options: CutoverOptions): Pr
     problems: ctx.problems,
     steps,
     fstab: ctx.fstab,
-    journal: journal.path,
+    journal: journalPath,
     oldTree: ctx.oldMounted ? ctx.oldTree : null,
   });
   let committed = false;
   try {
-    journal.write('cutover', 'begin', { source: deps.info.source, target: deps.info.target, options: { ...options } });
     mover = await ProcMover.open({ bus: deps.bus });
-    if (options.dryRun) return await dryRun(ctx, report);
+    if (!journal) return await dryRun(ctx, report);
+    journal.write('cutover', 'begin', { source: deps.info.source, target: deps.info.target, options: { ...options } });
     for (const step of STEPS) {
       const t0 = performance.now();
       journal.write(step.name, 'begin');
@@ -123,7 +125,7 @@ export async function runCutover(deps: CutoverDeps, options: CutoverOptions): Pr
   } finally {
     if (ctx.frozen && mover) await mover.thaw(ctx.frozen); // never leave anything frozen
     await mover?.close();
-    journal.close();
+    journal?.close();
   }
 }
 

@@ -13,7 +13,7 @@
  *   thaw          resume exactly the frozen processes             —
  *   report        mirroring ends (state cut-over), fstab line     —
  */
-import { statfsSync } from 'node:fs';
+import { readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureDir } from '../sys/fsops.ts';
 import { mount, mountAt, umount } from '../sys/mount.ts';
@@ -33,6 +33,20 @@ export interface Step {
   name: StepName;
   run: (ctx: CutoverContext) => Promise<void>;
   undo?: (ctx: CutoverContext) => Promise<void>;
+}
+
+/** True when `pid` is `ancestor` or one of its descendants (walks the ppid chain in /proc). */
+function descendsFrom(pid: number, ancestor: number): boolean {
+  for (let p = pid, hops = 0; p > 1 && hops < 64; hops++) {
+    if (p === ancestor) return true;
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'latin1');
+      p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      return false;
+    }
+  }
+  return false;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -61,6 +75,8 @@ export const STEPS: readonly Step[] = [
       if (free.bavail * free.bsize < 1024 * 1024) throw new StepFailure('precondition', `the target ${ctx.info.target} has less than 1 MiB free`);
       const planned = await ctx.mover().plan(ctx.info.source);
       if (!planned.ok) throw new StepFailure('precondition', planned.message);
+      // livesync's own children (an rsync batch in flight) are not the application
+      planned.plan.processes = planned.plan.processes.filter((p) => !descendsFrom(p.info.pid, process.pid));
       ctx.plan = planned.plan;
       const blockers = planned.plan.processes.filter((p) => p.verdict === 'blocker');
       if (blockers.length > 0) {
@@ -111,7 +127,7 @@ export const STEPS: readonly Step[] = [
     name: 'final-delta',
     run: async (ctx) => {
       const left = ctx.deadline - performance.now();
-      const signal = AbortSignal.timeout(Math.max(1, left));
+      const signal = AbortSignal.timeout(Math.max(1, Math.ceil(left)));
       const delta = await ctx.mirror.finalDelta({ signal });
       if (!delta.ok) throw new StepFailure('failed', delta.message);
       ctx.delta = { paths: delta.paths, files: delta.files, bytes: delta.bytes, barrierMs: Math.round(delta.barrierMs), syncMs: Math.round(delta.syncMs), verified: null };

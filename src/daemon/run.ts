@@ -13,29 +13,50 @@ import { ExitCode } from '../errors/exit-codes.ts';
 import { Mirror } from '../engine/mirror.ts';
 import { createWatcher } from '../watch/create.ts';
 import { compileExcludes } from '../watch/exclude.ts';
-import { ensureDir } from '../sys/fsops.ts';
 import { mount, mountAt } from '../sys/mount.ts';
 import { toBytes } from '../util/bpath.ts';
 import type { StartOptions } from '../config/start-options.ts';
-import { progressLine } from './progress-line.ts';
+import { acquireJobLock } from './lock.ts';
+import { jobPaths } from './paths.ts';
+import { publishJobRecord } from './registry.ts';
+import { StatusTracker } from '../status/tracker.ts';
+import { serveControl } from '../control/server.ts';
+import { startMetricsServer } from '../metrics/server.ts';
+import { validateMetricsAddress } from '../metrics/address.ts';
+import { createCutoverHandler } from '../cutover/handler.ts';
+import { VERSION } from '../version.ts';
 
 export interface RunContext {
   pretty: boolean;
+  /** extra event subscribers from the CLI edge (the TTY progress line); returns its unsubscribe */
+  onEvents?: (bus: EventBus) => () => void;
 }
 
 export async function runDaemon(options: Readonly<StartOptions>, ctx: RunContext): Promise<void> {
-  ensureDir(options.stateDir, 0o700);
+  await using lock = await acquireJobLock(jobPaths(options.stateDir, options.name));
   const bus = new EventBus();
+  using tracker = new StatusTracker(bus);
   const logger = createLogger({ pretty: ctx.pretty });
-  const unlog = logEvents(bus, logger);
-  const disposers: Array<() => Promise<void> | void> = [unlog];
-  if (ctx.pretty) disposers.push(progressLine(bus));
+  const disposers: Array<() => Promise<void> | void> = [logEvents(bus, logger)];
+  if (ctx.onEvents) disposers.push(ctx.onEvents(bus));
+  let stopRequested: (() => void) | null = null;
+  const stopSignal = new Promise<string>((resolve) => {
+    stopRequested = () => resolve('stop');
+    const onSignal = (signal: NodeJS.Signals): void => resolve(signal);
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    disposers.push(() => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    });
+  });
   try {
     if (options.mount) await mountTarget(options);
     const excludes = compileExcludes(options.excludes);
     const watcher = await createWatcher(options.watcher, { root: options.source, isExcluded: excludes.isExcluded, excludesMatchPaths: excludes.matchesPaths });
+    const startedAt = Date.now();
     const mirror = new Mirror({
-      info: { name: options.name, source: options.source, target: options.target, stateDir: options.stateDir, pid: process.pid, startedAt: Date.now(), watcher: options.watcher },
+      info: { name: options.name, source: options.source, target: options.target, stateDir: options.stateDir, pid: process.pid, startedAt, watcher: options.watcher },
       bus,
       watcher,
       isExcluded: excludes.isExcluded,
@@ -49,17 +70,20 @@ export async function runDaemon(options: Readonly<StartOptions>, ctx: RunContext
       maxDelete: options.maxDelete,
       allowEmptySource: options.allowEmptySource,
     });
-    const onSignal = (signal: NodeJS.Signals): void => {
-      bus.emit({ type: 'info', message: `received ${signal}; stopping after the in-flight batch` });
-      void mirror.stop();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    disposers.push(() => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    });
-    await mirror.run();
+    const metricsAddress = options.metrics ? validateMetricsAddress(options.metrics) : null;
+    await using metrics = metricsAddress ? await startMetricsServer(bus, tracker, { host: metricsAddress.host, port: metricsAddress.port }) : null;
+    if (metricsAddress && !metricsAddress.loopback) bus.emit({ type: 'warning', code: 'W_METRICS_EXPOSED', message: `metrics are served on a non-loopback address (${metrics?.url})` });
+    await using _record = await publishJobRecord(lock, { source: options.source, target: options.target, startedAt, version: VERSION, ...(metrics ? { metrics: metrics.url } : {}) });
+    const cutover = createCutoverHandler({ mirror, bus, info: mirror.info, mountSpec: options.mount });
+    await using control = await serveControl(mirror, tracker, lock, { version: VERSION, cutover });
+    void control.stopRequested.then(() => stopRequested?.());
+    const running = mirror.run();
+    const why = await Promise.race([stopSignal, running.then(() => 'ended')]);
+    if (why !== 'ended') {
+      bus.emit({ type: 'info', message: `${why === 'stop' ? 'livesync stop' : `received ${why}`}: stopping after the in-flight batch` });
+      await mirror.stop();
+    }
+    await running;
     persistPending(options, mirror);
   } finally {
     for (const dispose of disposers.reverse()) await dispose();

@@ -31,6 +31,9 @@ import type { RsyncCommon } from '../sync/rsync-args.ts';
 import { flushCookie, heartbeatCookie, HEARTBEAT_INTERVAL_MS, isCookie } from './cookies.ts';
 import { Waiters } from './waiters.ts';
 
+/** First-seen time given to cookie changes: later than any real change, so they never count as lag. */
+const COOKIE_SINCE = Number.MAX_SAFE_INTEGER;
+
 /** Lag above which an in-sync job reports catching-up again, and below which it is in-sync. */
 export const CATCHING_UP_LAG_MS = 10_000;
 /** A percentage --max-delete never halts below this many deletions (small trees churn a lot relative to size). */
@@ -149,11 +152,15 @@ export class Mirror implements JobControl {
     const now = Date.now();
     for (const c of changes) {
       switch (c.kind) {
-        case 'change':
-          this.#dirty.mark(c.path, c.isDir ? META : META | DATA, now);
-          if (!c.isDir && c.path !== '') this.#dirty.mark(parentOf(c.path), META, now);
-          if (isCookie(c.path)) this.#cookiesSeen.get(c.path)?.();
+        case 'change': {
+          // livesync's own cookies are synced like anything else but never count as lag
+          const cookie = isCookie(c.path);
+          const since = cookie ? COOKIE_SINCE : now;
+          this.#dirty.mark(c.path, c.isDir ? META : META | DATA, since);
+          if (!c.isDir && c.path !== '') this.#dirty.mark(parentOf(c.path), META, since);
+          if (cookie) this.#cookiesSeen.get(c.path)?.();
           break;
+        }
         case 'delete':
           this.#pendingDeletes++;
           this.#dirty.mark(c.path, c.isDir ? META | DEEP | GONE : META | GONE, now);
@@ -243,7 +250,7 @@ export class Mirror implements JobControl {
       files: outcome.files,
       bytes: outcome.bytes,
       durationMs: Date.now() - started,
-      lagMs: drained.oldest === null ? 0 : Date.now() - drained.oldest,
+      lagMs: drained.oldest === null || drained.oldest >= COOKIE_SINCE ? 0 : Date.now() - drained.oldest,
     });
     this.#afterBatch(drained.entries);
   }
@@ -339,7 +346,7 @@ export class Mirror implements JobControl {
 
   /** First-seen time of the oldest change not yet on the target, or null when everything is synced. */
   oldestUnsynced(): number | null {
-    const all = [this.#dirty.oldest, this.#inFlightOldest, this.#failures.oldest()].filter((t): t is number => t !== null);
+    const all = [this.#dirty.oldest, this.#inFlightOldest, this.#failures.oldest()].filter((t): t is number => t !== null && t < COOKIE_SINCE);
     return all.length === 0 ? null : Math.min(...all);
   }
 
@@ -369,6 +376,8 @@ export class Mirror implements JobControl {
 
   #startHeartbeat(): void {
     const beat = (): void => {
+      const st = this.#o.watcher.stats();
+      this.bus.emit({ type: 'watches', watchedDirs: st.watchedDirs, unwatchedDirs: st.unwatched.length });
       if (this.#stopping || this.#state === 'halted') return;
       const res = writeFileUnder(this.info.source, heartbeatCookie(this.info.name), `${Date.now()}\n`);
       if (res.ok && this.#heartbeat.writtenAt === null) this.#heartbeat.writtenAt = Date.now();
@@ -430,7 +439,11 @@ export class Mirror implements JobControl {
   /** Cutover hook: the share is now at the source path; mirroring ends for good. */
   async markCutOver(): Promise<void> {
     this.#paused = true;
+    // changes seen after the final delta happened on the old tree (now hidden): nothing is pending any more
+    this.#dirty.drain();
+    this.#renames.length = 0;
     this.#setState('cut-over');
+    this.#emitQueue();
     if (this.#heartbeat.timer) clearInterval(this.#heartbeat.timer);
     this.#heartbeat.timer = null;
     await this.#o.watcher.close();
@@ -454,7 +467,9 @@ export class Mirror implements JobControl {
     try {
       const deadline = started + timeoutMs;
       await this.#o.watcher.settle();
-      const seenAt = await Promise.race([seen, sleep(Math.max(0, deadline - Date.now())).then(() => null)]);
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), Math.max(0, deadline - Date.now()))));
+      const seenAt = await Promise.race([seen, expired]).finally(() => clearTimeout(timer));
       if (seenAt === null) return fail('timeout', `the watcher did not report the flush cookie within ${timeoutMs} ms`);
       for (;;) {
         const oldest = this.oldestUnsynced();
@@ -499,6 +514,3 @@ export class Mirror implements JobControl {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

@@ -11,6 +11,7 @@ export class Waiters {
     if (this.#done) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = ms === undefined ? null : setTimeout(wake, ms);
+      timer?.unref();
       function wake(): void {
         if (timer) clearTimeout(timer);
         resolve();

@@ -60,12 +60,18 @@ export function sameAtPrecision(a: bigint, b: bigint, precisionNs: number): bool
   return floorDiv(a, g) === floorDiv(b, g);
 }
 
-/** ISO-8601 with all nine fraction digits, UTC. */
+let lastSecond: bigint | undefined;
+let lastIso = '';
+
+/** ISO-8601 with all nine fraction digits, UTC. (Remembers the last second: reports list many alike.) */
 export function showTime(ns: bigint): string {
   const sec = floorDiv(ns, NS_PER_S);
   const frac = ns - sec * NS_PER_S;
-  const iso = new Date(Number(sec) * 1000).toISOString().slice(0, 19);
-  return `${iso}.${frac.toString().padStart(9, '0')}Z`;
+  if (sec !== lastSecond) {
+    lastSecond = sec;
+    lastIso = new Date(Number(sec) * 1000).toISOString().slice(0, 19);
+  }
+  return `${lastIso}.${frac.toString().padStart(9, '0')}Z`;
 }
 
 /** Parses an operator's precision: ns, us, ms, s, or a number of ns. */

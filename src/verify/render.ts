@@ -13,8 +13,15 @@ const KIND_ORDER: readonly DifferenceKind[] = [
   'unreadable', 'missing', 'extra', 'type', 'size', 'content', 'symlink', 'device', 'hardlink', 'mode', 'owner', 'mtime', 'xattr',
 ];
 
+/** Printable ASCII without quotes or backslashes displays as itself: skip the decoder (1M-difference reports). */
+const PLAIN = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
+
+function escape(text: string): string {
+  return PLAIN.test(text) ? text : display(text);
+}
+
 export function showPath(rel: RelPath): string {
-  return rel === '' ? '.' : display(rel);
+  return rel === '' ? '.' : escape(rel);
 }
 
 export function toDifference(d: RawDifference): Difference {
@@ -23,8 +30,8 @@ export function toDifference(d: RawDifference): Difference {
   const out: Difference = {
     path: showPath(d.rel),
     kind: d.kind,
-    source: source === null ? null : display(source),
-    target: target === null ? null : display(target),
+    source: source === null ? null : escape(source),
+    target: target === null ? null : escape(target),
   };
   if (d.detail !== undefined) out.detail = d.detail;
   return out;

@@ -47,7 +47,7 @@ test('a difference on a hostile name is reported once, escaped, on one line', as
   assert.deepEqual(paths, expected);
   assert.ok(paths.includes('new\\nline/--delete'), paths.join('\n'));
   assert.ok(paths.includes('new\\nline/ünïcödé-名前'));
-  for (const p of paths) assert.ok(!/[\x00-\x1f]/.test(p), p);
+  for (const p of paths) assert.ok([...p].every((c) => c.charCodeAt(0) >= 0x20), p);
   const text = renderText(report);
   assert.equal(text.split('\n').filter((l) => l.startsWith('  mode')).length, names.length, text);
   const json = JSON.parse(JSON.stringify(report)) as typeof report;

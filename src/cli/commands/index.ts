@@ -8,6 +8,7 @@ import { stopCommand } from './stop.ts';
 import { verifyCommand } from './verify.ts';
 import { psCommand } from './ps.ts';
 import { repointCommand } from './repoint.ts';
+import { cutoverCommand, recoverCommand } from './cutover.ts';
 
 export const COMMANDS: Array<() => Command> = [
   startCommand,
@@ -18,4 +19,6 @@ export const COMMANDS: Array<() => Command> = [
   verifyCommand,
   psCommand,
   repointCommand,
+  cutoverCommand,
+  recoverCommand,
 ];

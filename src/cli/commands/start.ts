@@ -1,6 +1,7 @@
 /** `livesync start`: flags and help. The daemon lifecycle lives in src/daemon/run.ts. */
 import { Command, Option } from 'commander';
-import { DEFAULT_DELAY_MS, DEFAULT_MAX_DELETE, DEFAULT_MAX_WAIT_MS, DEFAULT_SEED_WORKERS, DEFAULT_STATE_DIR } from '../../config/start-options.ts';
+import { DEFAULT_DELAY_MS, DEFAULT_MAX_DELETE, DEFAULT_MAX_WAIT_MS, DEFAULT_SEED_WORKERS } from '../../config/start-options.ts';
+import { DEFAULT_STATE_DIR } from '../../daemon/paths.ts';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -10,7 +11,7 @@ export function startCommand(): Command {
     .argument('<source>', 'directory the application writes to (e.g. /srv/app)')
     .argument('<target>', 'directory on the share (e.g. /mnt/share), already mounted unless --mount is given')
     .option('--name <name>', 'job name for status/flush/stop/cutover (default: derived from the source path)')
-    .option('--state-dir <dir>', `where the control socket, lock and pending state live (env LIVESYNC_STATE_DIR)`, DEFAULT_STATE_DIR)
+    .option('--state-dir <dir>', `where the control socket, lock and pending state live (env LIVESYNC_STATE_DIR; default ${DEFAULT_STATE_DIR})`)
     .option('--exclude <glob>', 'rsync-style pattern to leave out (repeatable); applied to watches, the seed and every batch', collect)
     .option('--delay <ms>', `trailing debounce after the last change before a batch starts`, String(DEFAULT_DELAY_MS))
     .option('--max-wait <ms>', `start a batch at most this long after the first unsynced change, however busy`, String(DEFAULT_MAX_WAIT_MS))
@@ -42,6 +43,8 @@ Examples:
       const { normalizeStartOptions } = await import('../../config/start-options.ts');
       const { runDaemon } = await import('../../daemon/run.ts');
       const options = normalizeStartOptions(source, target, raw);
-      await runDaemon(options, { pretty: process.stderr.isTTY === true });
+      const { progressLine } = await import('../progress-line.ts');
+      const tty = process.stderr.isTTY === true;
+      await runDaemon(options, { pretty: tty, ...(tty ? { onEvents: progressLine } : {}) });
     });
 }
