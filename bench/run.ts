@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 
 const sections: Record<string, () => Promise<string>> = {
   mirror: async () => (await import('./mirror.ts')).benchMirror(),
+  watch: async () => (await import('./watch.ts')).benchWatchTable(),
+  status: async () => (await import('./status.ts')).benchStatus(),
+  verify: async () => (await import('./verify.ts')).benchVerify(),
 };
 
 

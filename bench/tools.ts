@@ -11,7 +11,7 @@ import { CLI } from '../test/helpers/daemon.ts';
 
 export function scratch(prefix: string, size = '4g'): { path: string; dispose: () => void } {
   const path = mkdtempSync(join(tmpdir(), `lsbench-${prefix}-`));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', path]);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=700`, 'tmpfs', path]);
   return {
     path,
     dispose: () => {

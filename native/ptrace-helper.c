@@ -113,6 +113,18 @@ static pid_t tgid_of(pid_t tid) {
   return p ? (pid_t)atoi(p + 6) : tid;
 }
 
+static char state_of(pid_t tid) {
+  char path[64], buf[256];
+  snprintf(path, sizeof path, "/proc/%d/stat", tid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  buf[n > 0 ? n : 0] = 0;
+  char *p = strrchr(buf, ')');
+  return p && p[1] ? p[2] : 0;
+}
+
 static tracee *add(pid_t tid, pid_t tgid) {
   tracee *t = find(tid);
   if (t) return t;
@@ -152,6 +164,7 @@ static void cmd_seize(int n, char **arg) {
     long opts = PTRACE_O_TRACEFORK | PTRACE_O_TRACECLONE;
     if (atoi(arg[2 * i + 1]) & 1) opts |= PTRACE_O_SUSPEND_SECCOMP;
     int rc = find(pid) ? 0 : seize_one(pid, pid, opts);
+    if (rc == -EPERM && state_of(pid) == 'Z') rc = 0;  /* leader exited, other threads may live on */
     if (rc) { put(" %d=!%d", pid, -rc); continue; }
     char dir[64];
     snprintf(dir, sizeof dir, "/proc/%d/task", pid);

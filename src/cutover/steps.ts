@@ -36,7 +36,7 @@ export interface Step {
 }
 
 /** True when `pid` is `ancestor` or one of its descendants (walks the ppid chain in /proc). */
-function descendsFrom(pid: number, ancestor: number): boolean {
+export function descendsFrom(pid: number, ancestor: number): boolean {
   for (let p = pid, hops = 0; p > 1 && hops < 64; hops++) {
     if (p === ancestor) return true;
     try {

@@ -42,7 +42,7 @@ export async function runDemo(io: DemoIo): Promise<number> {
   const state = join(work, 'state');
   mkdirSync(src);
   mkdirSync(share);
-  mkdirSync(state);
+  mkdirSync(state, { mode: 0o700 });
   const cleanup: Array<() => Promise<unknown> | void> = [() => rmSync(work, { recursive: true, force: true })];
   let daemon: ChildProcess | null = null;
   try {

@@ -24,7 +24,8 @@ export async function runPs(path: string, options: { json: boolean }): Promise<C
   await using mover = await ProcMover.open();
   const planned = await mover.plan(path);
   if (!planned.ok) throw badPath(path, planned.message);
-  const text = options.json ? `${JSON.stringify(planJson(planned.plan), null, 2)}\n` : planText(planned.plan);
+  const notRoot = process.getuid?.() !== 0 ? 'note: not root: only processes of your own user are visible\n' : '';
+  const text = options.json ? `${JSON.stringify(planJson(planned.plan), null, 2)}\n` : `${notRoot}${planText(planned.plan)}`;
   return { text, exitCode: ExitCode.ok };
 }
 

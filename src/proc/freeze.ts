@@ -78,6 +78,11 @@ function unseen(plan: Plan, seen: ReadonlyMap<number, string>, held: ReadonlyMap
   return pids.filter((pid) => seen.get(pid) !== readStat(`/proc/${pid}`)?.starttime);
 }
 
+/** Releases some threads; if that took ending the helper, everything was released: the freeze is over. */
+async function release(holder: HelperHolder, tids: number[]): Promise<void> {
+  if ((await holder.release(tids)).forced) throw new Abort('helper-failed', 'threads could not be released one by one; every thread was released');
+}
+
 export async function freeze(holder: HelperHolder, plan: Plan, options: FreezeOptions = {}): Promise<FreezeResult> {
   const started = performance.now();
   const timeoutMs = options.timeoutMs ?? FREEZE_TIMEOUT_MS;
@@ -86,7 +91,6 @@ export async function freeze(holder: HelperHolder, plan: Plan, options: FreezeOp
     const processes = blockers.map((p) => describe(p, p.blockers.map((b) => b.text).join('; ')));
     return { ok: false, reason: 'blockers', message: `${blockers.length} process(es) cannot be moved`, processes, durationMs: performance.now() - started };
   }
-  const helper = holder.helper;
   const held = new Map<number, string>();
   const released: ProcPlan[] = [];
   const seen = new Map(plan.seen);
@@ -95,6 +99,7 @@ export async function freeze(holder: HelperHolder, plan: Plan, options: FreezeOp
     const ctx = scanContext(plan.tree);
     let targets = plan.processes.filter((p) => p.verdict === 'movable');
     for (let round = 1; ; round++) {
+      const helper = holder.helper;
       const seized = await helper.seize(targets.map((p) => ({ pid: p.info.pid, suspendSeccomp: p.suspendSeccomp })));
       // EPERM is also what seizing an exiting process (zombie) gives: only a live process refused counts
       const refused = seized.filter((s) => !s.ok && s.errno !== 'ESRCH' && !['Z', 'X', undefined].includes(readStat(`/proc/${s.pid}`)?.state));
@@ -107,7 +112,7 @@ export async function freeze(holder: HelperHolder, plan: Plan, options: FreezeOp
       checkStops(tracees);
       // A pid seized for this round must still be the process the survey saw (pid reuse): else let it go.
       for (const p of targets) {
-        if (readStat(`/proc/${p.info.pid}`)?.starttime !== p.info.starttime) await holder.release(tracees.filter((t) => t.tgid === p.info.pid).map((t) => t.tid));
+        if (readStat(`/proc/${p.info.pid}`)?.starttime !== p.info.starttime) await release(holder, tracees.filter((t) => t.tgid === p.info.pid).map((t) => t.tid));
       }
       const live = (await helper.wait(0)).filter((t) => t.state !== 'gone');
       for (const t of live) if (!held.has(t.tgid)) held.set(t.tgid, readStat(`/proc/${t.tgid}`)?.starttime ?? '');
@@ -115,9 +120,14 @@ export async function freeze(holder: HelperHolder, plan: Plan, options: FreezeOp
       const { plans: all, seen: looked } = await survey(helper, ctx, { exclude: holder.exclude, only, sampleD: false });
       for (const [pid, start] of looked) seen.set(pid, start);
       const blockedNow = all.filter((p) => held.has(p.info.pid) && p.verdict === 'blocker');
+      // without skipBlockers the plan had none: any blocker found now appeared since the plan
+      const blockedNew = all.filter((p) => !held.has(p.info.pid) && p.verdict === 'blocker');
+      if (!options.skipBlockers && blockedNow.length + blockedNew.length > 0) {
+        const processes = [...blockedNow, ...blockedNew].map((p) => describe(p, p.blockers.map((b) => b.text).join('; ')));
+        throw new Abort('blockers', 'a process that cannot be moved started using the tree', processes);
+      }
       if (blockedNow.length > 0) {
-        if (!options.skipBlockers) throw new Abort('blockers', 'a frozen process became a blocker', blockedNow.map((p) => describe(p, p.blockers.map((b) => b.text).join('; '))));
-        await holder.release(live.filter((t) => blockedNow.some((b) => b.info.pid === t.tgid)).map((t) => t.tid));
+        await release(holder, live.filter((t) => blockedNow.some((b) => b.info.pid === t.tgid)).map((t) => t.tid));
         for (const p of blockedNow) held.delete(p.info.pid);
         released.push(...blockedNow);
       }

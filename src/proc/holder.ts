@@ -9,13 +9,14 @@ export class HelperHolder implements AsyncDisposable {
   #helper: PtraceHelper;
   #exclude: Set<number>;
 
-  private constructor(helper: PtraceHelper) {
+  private constructor(helper: PtraceHelper, extra: readonly number[]) {
     this.#helper = helper;
-    this.#exclude = new Set([process.pid, helper.pid]);
+    this.#exclude = new Set([process.pid, helper.pid, ...extra]);
   }
 
-  static async start(): Promise<HelperHolder> {
-    return new HelperHolder(await PtraceHelper.start());
+  /** `exclude`: more pids never to freeze (e.g. the mirror daemon when another process runs the cutover) */
+  static async start(exclude: readonly number[] = []): Promise<HelperHolder> {
+    return new HelperHolder(await PtraceHelper.start(), exclude);
   }
 
   get helper(): PtraceHelper {

@@ -9,7 +9,7 @@
  *   inotify  a new instance with the same watch descriptors (INOTIFY_IOC_SETNEXTWD) and masks, dup3 over the
  *            old fd, re-added to the epoll sets that held the old one.
  */
-import type { LockLine } from '../sys/procfs.ts';
+import type { LockLine } from '../sys/procfs-fdinfo.ts';
 import { display } from '../util/bpath.ts';
 import { NR, ref, type Program, type Session } from './program.ts';
 import { under } from './tree.ts';
@@ -136,7 +136,7 @@ function emitGroup(prog: Program, units: Unit[], toRoot: string): void {
   const off = s.reserve(path.length);
   const w = prog.write(s, off, path);
   const open = prog.after(w).sys(s, NR.openat, AT_FDCWD, s.addr + off, reopenFlags(first), 0);
-  const seek = first.type === 'file' && !(first.flags & O_PATH) ? prog.sys(s, NR.lseek, ref(open), first.pos, SEEK_SET) : undefined;
+  const seek = first.type === 'file' && !(first.flags & O_PATH) && first.pos > 0 ? prog.sys(s, NR.lseek, ref(open), first.pos, SEEK_SET) : undefined;
   if (seek !== undefined) chain.expect.set(seek, first.pos);
   const dups = opener.fds.map((f) => {
     const d = prog.after(seek).sys(s, NR.dup3, ref(open), f.fd, cloexec(f));

@@ -33,8 +33,9 @@ export class ProcMover implements AsyncDisposable {
     this.#bus = bus;
   }
 
-  static async open(options: { bus?: EventBus } = {}): Promise<ProcMover> {
-    return new ProcMover(await HelperHolder.start(), options.bus);
+  /** `exclude`: pids never to freeze besides livesync itself and its helper (e.g. the mirror daemon) */
+  static async open(options: { bus?: EventBus; exclude?: readonly number[] } = {}): Promise<ProcMover> {
+    return new ProcMover(await HelperHolder.start(options.exclude), options.bus);
   }
 
   /** pids a survey never freezes: livesync and its helper */

@@ -18,6 +18,7 @@ const S_IFMT = 0o170000;
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
 const O_PATH = 0o10000000;
+const O_APPEND = 0o2000;
 
 export interface RepointOptions {
   /** the new root: the tree's relative paths are resolved under it */
@@ -36,7 +37,9 @@ function precheck(p: ProcPlan, toRoot: string): RepointProblem[] {
     const wants: Array<{ rel: string | null; type: number; pos?: number; label: string }> = [];
     if (it.kind === 'cwd') wants.push({ rel: it.rel, type: S_IFDIR, label: `cwd ${display(it.rel ?? '')}` });
     if (it.kind === 'fd' && it.type === 'dir') wants.push({ rel: it.rel, type: S_IFDIR, label: `fd ${it.fd}` });
-    if (it.kind === 'fd' && it.type === 'file') wants.push({ rel: it.rel, type: S_IFREG, pos: it.flags & O_PATH ? 0 : it.pos, label: `fd ${it.fd}` });
+    // offsets matter to readers and positioned writers; an O_APPEND writer always writes at the end (a log
+    // truncated by copytruncate is shorter than its writer's offset, and that is fine)
+    if (it.kind === 'fd' && it.type === 'file') wants.push({ rel: it.rel, type: S_IFREG, pos: it.flags & (O_PATH | O_APPEND) ? 0 : it.pos, label: `fd ${it.fd}` });
     if (it.kind === 'inotify') for (const w of it.watches) if (w.rel !== null) wants.push({ rel: w.rel, type: -1, label: `inotify wd ${w.wd}` });
     for (const want of wants) {
       if (want.rel === null) {

@@ -4,26 +4,8 @@
  * file mappings and locks. Cheap device filter first (stat), then the mount id (fdinfo, or our own O_PATH
  * open of the magic link) decides membership (tree.ts). No verdicts here (verdicts.ts), no kcmp (survey.ts).
  */
-import {
-  elfClass,
-  listFds,
-  listPids,
-  listTasks,
-  mntIdOf,
-  nsId,
-  readFdInfo,
-  readLink,
-  readLocks,
-  readMaps,
-  readStat,
-  readStatus,
-  readUnixSockets,
-  statId,
-  type FileId,
-  type LockLine,
-  type MapLine,
-  type ProcStat,
-} from '../sys/procfs.ts';
+import { elfClass, listFds, listPids, listTasks, nsId, readLink, readMaps, readStat, readStatus, readUnixSockets, statId, type FileId, type MapLine, type ProcStat } from '../sys/procfs.ts';
+import { mntIdOf, readFdInfo, readLocks, type LockLine } from '../sys/procfs-fdinfo.ts';
 import { inTree, relOf, resolveTree, stripDeleted } from './tree.ts';
 import type { FdType, Item, ProcInfo, Tree } from './types.ts';
 

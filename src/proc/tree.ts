@@ -5,7 +5,8 @@
  */
 import { realpathSync } from 'node:fs';
 import { readMountInfo } from '../sys/mount.ts';
-import { mntIdOf, statId } from '../sys/procfs.ts';
+import { statId } from '../sys/procfs.ts';
+import { mntIdOf } from '../sys/procfs-fdinfo.ts';
 import type { Tree } from './types.ts';
 
 const S_IFMT = 0o170000;

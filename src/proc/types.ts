@@ -2,7 +2,8 @@
  * The vocabulary of the process mechanism (src/proc/): what a process holds in a tree (items), the verdict on
  * each, plans, the frozen set and the typed results of plan/freeze/repoint/thaw. Types only, no behaviour.
  */
-import type { DevKey, LockLine } from '../sys/procfs.ts';
+import type { DevKey } from '../sys/procfs.ts';
+import type { LockLine } from '../sys/procfs-fdinfo.ts';
 
 /** The tree whose users we look for, identified by mount, device and inode (never by path alone). */
 export interface Tree {

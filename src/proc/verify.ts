@@ -5,7 +5,8 @@
  * one open file description must still share one (kcmp). A re-point that did not take is a problem in the
  * result, never a silent success (gdb's `call` exits 0 even when the chdir did not happen).
  */
-import { mntIdOf, readFdInfo, readLink, readStat } from '../sys/procfs.ts';
+import { readLink, readStat } from '../sys/procfs.ts';
+import { mntIdOf, readFdInfo } from '../sys/procfs-fdinfo.ts';
 import { KCMP, type PtraceHelper } from '../sys/ptrace.ts';
 import { display } from '../util/bpath.ts';
 import { inTree, relOf, stripDeleted } from './tree.ts';

@@ -48,12 +48,55 @@ export function absBytes(rootAbs: string, rel: RelPath): Buffer {
   return Buffer.concat([root, Buffer.from('/'), toBytes(rel)]);
 }
 
-/** Printable form for logs: valid UTF-8 shows as text, invalid bytes as \xNN, control chars escaped. */
+/** Bytes a UTF-8 sequence starting with `lead` should have (0 = not a valid lead byte). */
+function utf8Length(lead: number): number {
+  if (lead >= 0xc2 && lead <= 0xdf) return 2;
+  if (lead >= 0xe0 && lead <= 0xef) return 3;
+  if (lead >= 0xf0 && lead <= 0xf4) return 4;
+  return 0;
+}
+
+const strict = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Printable form for logs and reports, on one line: printable ASCII and valid UTF-8 characters as they are,
+ * a backslash doubled, \n and \t escaped, every other byte (control characters, invalid UTF-8) as \xNN.
+ */
 export function display(rel: RelPath): string {
   const bytes = toBytes(rel);
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
-  const printable = text.includes('\uFFFD')
-    ? Array.from(bytes, (b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('')
-    : text;
-  return JSON.stringify(printable).slice(1, -1);
+  let out = '';
+  for (let i = 0; i < bytes.length; ) {
+    const b = bytes[i]!;
+    if (b === 0x5c) {
+      out += '\\\\';
+      i++;
+    } else if (b === 0x0a) {
+      out += '\\n';
+      i++;
+    } else if (b === 0x09) {
+      out += '\\t';
+      i++;
+    } else if (b >= 0x20 && b < 0x7f) {
+      out += String.fromCharCode(b);
+      i++;
+    } else {
+      const n = utf8Length(b);
+      let ch: string | null = null;
+      if (n > 0 && i + n <= bytes.length) {
+        try {
+          ch = strict.decode(bytes.subarray(i, i + n));
+        } catch {
+          ch = null;
+        }
+      }
+      if (ch !== null) {
+        out += ch;
+        i += n;
+      } else {
+        out += `\\x${b.toString(16).padStart(2, '0')}`;
+        i++;
+      }
+    }
+  }
+  return out;
 }

@@ -21,6 +21,7 @@ export interface VerifyRequest {
   xattrs: boolean;
   mtimePrecisionNs: number | 'auto';
   recheckDelayMs: number | false;
+  oneFileSystem: boolean;
 }
 
 export interface RawVerifyFlags {
@@ -37,6 +38,7 @@ export interface RawVerifyFlags {
   mtimePrecision?: string;
   recheck?: boolean;
   recheckDelay?: string;
+  oneFileSystem?: boolean;
 }
 
 function wholeNumber(flag: string, raw: string, min: number, max: number, example: string): number {
@@ -81,5 +83,6 @@ export function validateVerifyFlags(name: string | undefined, raw: RawVerifyFlag
     xattrs: raw.xattrs !== false,
     mtimePrecisionNs: precision,
     recheckDelayMs: recheckDelayMs ?? RECHECK_DELAY_MS,
+    oneFileSystem: raw.oneFileSystem === true,
   };
 }

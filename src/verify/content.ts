@@ -17,16 +17,18 @@ export class ContentChecker {
   #active = 0;
   #waiters: Array<() => void> = [];
   #onBytes: (bytes: number) => void;
+  #signal: AbortSignal | undefined;
   readonly diffs: RawDifference[] = [];
   files = 0;
   bytesQueued = 0;
   bytesDone = 0;
 
-  /** Roots are binary strings; `concurrency` file pairs are compared at once. */
-  constructor(sourceRoot: string, targetRoot: string, concurrency: number, onBytes: (bytes: number) => void = () => {}) {
+  /** Roots are binary strings; `concurrency` file pairs are compared at once. An abort drops queued tasks. */
+  constructor(sourceRoot: string, targetRoot: string, concurrency: number, onBytes: (bytes: number) => void, signal?: AbortSignal) {
     this.#sourceRoot = sourceRoot;
     this.#targetRoot = targetRoot;
     this.#onBytes = onBytes;
+    this.#signal = signal;
     for (let i = 0; i < Math.max(1, concurrency); i++) {
       this.#free.push([Buffer.allocUnsafe(CONTENT_CHUNK_BYTES), Buffer.allocUnsafe(CONTENT_CHUNK_BYTES)]);
     }
@@ -46,6 +48,7 @@ export class ContentChecker {
   }
 
   #pump(): void {
+    if (this.#signal?.aborted) this.#queue.length = 0;
     while (this.#free.length > 0 && this.#queue.length > 0) {
       const task = this.#queue.pop()!;
       const scratch = this.#free.pop()!;

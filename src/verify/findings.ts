@@ -32,7 +32,7 @@ export class Findings {
     this.counts.dirs += result.counts.dirs;
     this.counts.symlinks += result.counts.symlinks;
     this.counts.other += result.counts.other;
-    this.source.merge(result.granularity.source);
-    this.target.merge(result.granularity.target);
+    for (const ns of result.ctimes.source) this.source.observe(ns);
+    for (const ns of result.ctimes.target) this.target.observe(ns);
   }
 }

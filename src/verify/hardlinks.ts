@@ -22,10 +22,6 @@ export class LinkChecker {
     push(this.#byTarget, record.target, record.rel);
   }
 
-  get size(): number {
-    return this.#records.length;
-  }
-
   /** One 'hardlink' difference per path whose group differs between the sides, sorted by path. */
   differences(): RawDifference[] {
     const out: RawDifference[] = [];

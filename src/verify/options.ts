@@ -38,6 +38,7 @@ export interface NormalizedOptions {
   isInFlight: ((rel: RelPath) => boolean) | undefined;
   recheckDelayMs: number | false;
   ignoreRootMtime: boolean;
+  oneFileSystem: boolean;
   onProgress: ((progress: VerifyProgress) => void) | undefined;
   signal: AbortSignal | undefined;
 }
@@ -103,6 +104,7 @@ export function normalizeVerifyOptions(options: VerifyOptions): NormalizedOption
     isInFlight: options.isInFlight,
     recheckDelayMs: delay === false ? false : Math.max(0, delay),
     ignoreRootMtime: options.ignoreRootMtime ?? false,
+    oneFileSystem: options.oneFileSystem ?? false,
     onProgress: options.onProgress,
     signal: options.signal,
   };

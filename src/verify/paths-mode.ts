@@ -9,9 +9,7 @@ import { compareEntries, lookOf } from './compare.ts';
 import { readDir, readEntry, under } from './entry-io.ts';
 import type { PathFilter } from './filter.ts';
 import type { NormalizedOptions } from './options.ts';
-import { granularityOf } from './precision.ts';
-import type { EntryInfo } from './types.ts';
-import { emptyResult, type DirResult } from './walk-dir.ts';
+import { emptyResult, sampleCtime, type DirResult } from './walk-dir.ts';
 
 function holdsExcluded(o: NormalizedOptions, filter: PathFilter, rel: RelPath): boolean {
   for (const root of [o.source.root, o.target.root]) {
@@ -27,9 +25,6 @@ function holdsExcluded(o: NormalizedOptions, filter: PathFilter, rel: RelPath): 
 /** Compares every listed path; returns one result for Findings.absorb. */
 export function comparePaths(o: NormalizedOptions, filter: PathFilter): DirResult {
   const out = emptyResult();
-  const observe = (side: 'source' | 'target', e: EntryInfo | undefined): void => {
-    if (e) out.granularity[side] = Math.min(out.granularity[side], granularityOf(e.ctimeNs));
-  };
   for (const rel of o.paths ?? []) {
     const s = readEntry(under(o.source.root, rel), o.xattrs);
     const t = readEntry(under(o.target.root, rel), o.xattrs);
@@ -49,8 +44,8 @@ export function comparePaths(o: NormalizedOptions, filter: PathFilter): DirResul
     const either = si ?? ti;
     if (either === undefined) continue; // gone on both sides: identical
     if (filter.excludesPath(rel, either.kind === 'dir')) continue;
-    observe('source', si);
-    observe('target', ti);
+    sampleCtime(out, 'source', si);
+    sampleCtime(out, 'target', ti);
     const kind = either.kind === 'file' ? 'files' : either.kind === 'dir' ? 'dirs' : either.kind === 'symlink' ? 'symlinks' : 'other';
     out.counts[kind]++;
     const bothDirs = si?.kind === 'dir' && ti?.kind === 'dir';

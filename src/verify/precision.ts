@@ -4,6 +4,10 @@
  * learns each side's granularity without writing anything: the kernel stamps ctime itself at the
  * filesystem's full precision (utimensat cannot set it), so the finest granularity seen among a side's
  * ctimes is what that side keeps. mtimes are then compared at the coarser of the two sides.
+ *
+ * A coarse granularity is believed only on enough evidence: a ns clock yields a multiple of g by chance with
+ * probability 1/g, so K distinct ctimes that are all multiples of g are trusted when g^K >= 10^9 (one whole
+ * second suffices; multiples of 10 need nine). Otherwise the side counts as keeping nanoseconds.
  */
 
 /** Granularities recognised, coarsest first (ns): whole seconds down to nanoseconds. */
@@ -18,27 +22,27 @@ export function granularityOf(ns: bigint): number {
   return 1;
 }
 
-/** Tracks the finest granularity seen on one side; starts at 1 s and only gets finer. */
+/** Chance of mistaking a ns clock for a coarse one that we accept: 10^-EVIDENCE_DIGITS. */
+const EVIDENCE_DIGITS = 9;
+/** Distinct samples kept per side: enough evidence for any granularity down to 10 ns. */
+export const MAX_SAMPLES = 16;
+
+/** Tracks one side's ctimes: the finest granularity seen, and how many distinct values back it. */
 export class GranularityTracker {
   #finest = 1_000_000_000;
-
-  get finest(): number {
-    return this.#finest;
-  }
-
-  /** True while observing can still change the result (callers skip the work once it is 1 ns). */
-  get open(): boolean {
-    return this.#finest > 1;
-  }
+  #seen = new Set<bigint>();
 
   observe(ns: bigint): void {
-    if (this.#finest === 1) return;
+    if (this.#finest === 1 || this.#seen.has(ns)) return;
+    if (this.#seen.size < MAX_SAMPLES) this.#seen.add(ns);
     const g = granularityOf(ns);
     if (g < this.#finest) this.#finest = g;
   }
 
-  merge(other: number): void {
-    if (other < this.#finest) this.#finest = other;
+  /** The precision this side keeps, in ns: the finest granularity seen, when the evidence suffices; else 1. */
+  get precision(): number {
+    if (this.#finest === 1) return 1;
+    return this.#seen.size * Math.log10(this.#finest) >= EVIDENCE_DIGITS ? this.#finest : 1;
   }
 }
 

@@ -35,6 +35,8 @@ export async function runVerify(request: VerifyRequest, io: VerifyIo): Promise<v
     recheckDelayMs: request.recheckDelayMs,
     // a running job's heartbeat cookie comes and goes in the root, moving its mtime
     ignoreRootMtime: job !== undefined,
+    // the mirror copies with rsync -x: filesystems mounted inside the source are not part of the job
+    oneFileSystem: request.oneFileSystem || job !== undefined,
     onProgress: show ? (p) => show(progressLine(p, performance.now() - started)) : undefined,
   });
   show?.('');

@@ -108,6 +108,11 @@ export interface VerifyOptions {
   recheckDelayMs?: number | false;
   /** do not compare the root directory's mtime (a running job's cookies move it) */
   ignoreRootMtime?: boolean;
+  /**
+   * do not descend into directories on another filesystem than the source root (a mount point is compared
+   * itself, not its content), as the mirror's `rsync -x` does; default false
+   */
+  oneFileSystem?: boolean;
   onProgress?: (progress: VerifyProgress) => void;
   signal?: AbortSignal;
 }
@@ -174,8 +179,8 @@ export interface LinkRecord {
   look: Look;
 }
 
-/** Finest timestamp granularity seen in ctimes (ns, a power of ten), per side. */
-export interface Granularity {
-  source: number;
-  target: number;
+/** Distinct ctimes sampled per side (precision.ts decides from them what each side keeps). */
+export interface CtimeSamples {
+  source: bigint[];
+  target: bigint[];
 }

@@ -19,6 +19,7 @@ import { comparePrecision, sameAtPrecision } from './precision.ts';
 import { recheck } from './recheck.ts';
 import { sortRaw, toDifference, toInFlight } from './render.ts';
 import type { VerifyOptions, VerifyProgress, VerifyReport } from './types.ts';
+import { deviceOf } from './walk-dir.ts';
 import { walkTrees } from './walk-pool.ts';
 
 export type { VerifyOptions, VerifyReport } from './types.ts';
@@ -44,8 +45,12 @@ class Progress {
 }
 
 async function collect(o: NormalizedOptions, progress: Progress): Promise<{ findings: Findings; checker: ContentChecker }> {
-  const checker = new ContentChecker(o.source.root, o.target.root, Math.max(2, o.jobs * 2), () =>
-    progress.update({ bytesHashed: checker.bytesDone, bytesToHash: checker.bytesQueued }),
+  const checker = new ContentChecker(
+    o.source.root,
+    o.target.root,
+    Math.max(2, o.jobs * 2),
+    () => progress.update({ bytesHashed: checker.bytesDone, bytesToHash: checker.bytesQueued }),
+    o.signal,
   );
   const findings = new Findings(checker);
   findings.source.observe(o.source.info.ctimeNs);
@@ -63,6 +68,7 @@ async function collect(o: NormalizedOptions, progress: Progress): Promise<{ find
       samplePercent: o.samplePercent,
       sampleSeed: o.sampleSeed,
       ignoreRootMtime: o.ignoreRootMtime,
+      sourceDevice: o.oneFileSystem ? deviceOf(o.source.info) : undefined,
     } as const;
     const root = { rel: '', source: o.source.info, target: o.target.info };
     await walkTrees(config, root, o.jobs, (result) => {
@@ -72,6 +78,7 @@ async function collect(o: NormalizedOptions, progress: Progress): Promise<{ find
   }
   progress.update({ phase: 'content', entries: findings.entries, walkDone: true, bytesToHash: checker.bytesQueued }, true);
   await checker.drain();
+  o.signal?.throwIfAborted();
   return { findings, checker };
 }
 
@@ -81,7 +88,7 @@ export async function verifyTrees(options: VerifyOptions): Promise<VerifyReport>
   const progress = new Progress(o.onProgress);
   const { findings, checker } = await collect(o, progress);
 
-  const precisionNs = comparePrecision(findings.source.finest, findings.target.finest, o.mtimePrecisionNs);
+  const precisionNs = comparePrecision(findings.source.precision, findings.target.precision, o.mtimePrecisionNs);
   const raw = [...findings.diffs, ...checker.diffs, ...findings.links.differences()].filter(
     (d) => !(d.kind === 'mtime' && d.mtimes && sameAtPrecision(d.mtimes.source, d.mtimes.target, precisionNs)),
   );
@@ -104,7 +111,7 @@ export async function verifyTrees(options: VerifyOptions): Promise<VerifyReport>
     compared: { ...findings.counts, bytesHashed: checker.bytesDone },
     differences,
     inFlight: sortRaw(judged.inFlight).map(toInFlight),
-    mtimePrecisionNs: { source: findings.source.finest, target: findings.target.finest, compared: precisionNs },
+    mtimePrecisionNs: { source: findings.source.precision, target: findings.target.precision, compared: precisionNs },
     content: { mode: o.content, files: checker.files },
     durationMs: Math.round(performance.now() - started),
   };

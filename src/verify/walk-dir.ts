@@ -12,8 +12,8 @@ import { compareEntries, lookOf } from './compare.ts';
 import { readDir, under, type EntryRead } from './entry-io.ts';
 import { PathFilter } from './filter.ts';
 import { isSampled } from './sample.ts';
-import type { ContentTask, EntryInfo, FileKind, Granularity, LinkRecord, RawDifference } from './types.ts';
-import { granularityOf } from './precision.ts';
+import { MAX_SAMPLES } from './precision.ts';
+import type { ContentTask, CtimeSamples, EntryInfo, FileKind, LinkRecord, RawDifference } from './types.ts';
 
 /** What a walk worker needs to know; structured-clone safe (it is the worker's workerData). */
 export interface WalkConfig {
@@ -26,6 +26,13 @@ export interface WalkConfig {
   samplePercent: number;
   sampleSeed: number;
   ignoreRootMtime: boolean;
+  /** with oneFileSystem: the source root's device; directories on another one are not descended into */
+  sourceDevice: string | undefined;
+}
+
+/** The device part of an inode key (`${dev}:${ino}`). */
+export function deviceOf(e: EntryInfo): string {
+  return e.inode.slice(0, e.inode.indexOf(':'));
 }
 
 export interface DirTask {
@@ -47,7 +54,7 @@ export interface DirResult {
   links: LinkRecord[];
   content: ContentTask[];
   counts: WalkCounts;
-  granularity: Granularity;
+  ctimes: CtimeSamples;
 }
 
 export function emptyResult(): DirResult {
@@ -57,7 +64,7 @@ export function emptyResult(): DirResult {
     links: [],
     content: [],
     counts: { files: 0, dirs: 0, symlinks: 0, other: 0 },
-    granularity: { source: 1_000_000_000, target: 1_000_000_000 },
+    ctimes: { source: [], target: [] },
   };
 }
 
@@ -71,10 +78,11 @@ const COUNTED: Record<FileKind, keyof WalkCounts> = {
   block: 'other',
 };
 
-function observe(out: DirResult, side: keyof Granularity, e: EntryInfo | undefined): void {
-  if (e === undefined || out.granularity[side] === 1) return;
-  const g = granularityOf(e.ctimeNs);
-  if (g < out.granularity[side]) out.granularity[side] = g;
+/** Samples a few distinct ctimes per side and batch (the main thread's GranularityTracker judges them). */
+export function sampleCtime(out: DirResult, side: keyof CtimeSamples, e: EntryInfo | undefined): void {
+  const list = out.ctimes[side];
+  if (e === undefined || list.length >= MAX_SAMPLES || list.includes(e.ctimeNs)) return;
+  list.push(e.ctimeNs);
 }
 
 /** The entry, undefined when absent, null when unreadable (already reported). */
@@ -137,15 +145,19 @@ export class DirWalker {
     const either = s ?? t;
     if (either === undefined) return false; // vanished on both sides between listing and lstat
     if (this.#filter.excludes(rel, name, either.kind === 'dir')) return true;
-    observe(out, 'source', s);
-    observe(out, 'target', t);
+    sampleCtime(out, 'source', s);
+    sampleCtime(out, 'target', t);
     if (s !== undefined && t !== undefined && s.kind === t.kind) {
       if (s.kind === 'dir') {
-        out.subdirs.push({ rel, source: s, target: t });
-        return false;
+        // a mount point (with oneFileSystem) is compared itself, but not walked
+        if (this.#config.sourceDevice === undefined || deviceOf(s) === this.#config.sourceDevice) {
+          out.subdirs.push({ rel, source: s, target: t });
+          return false;
+        }
+      } else {
+        if (s.nlink > 1 || t.nlink > 1) out.links.push({ rel, source: s.inode, target: t.inode, look: lookOf(s) });
+        if (s.kind === 'file' && s.size === t.size && s.size > 0 && this.#wantsContent(rel)) out.content.push({ rel, size: s.size, look: lookOf(s) });
       }
-      if (s.nlink > 1 || t.nlink > 1) out.links.push({ rel, source: s.inode, target: t.inode, look: lookOf(s) });
-      if (s.kind === 'file' && s.size === t.size && s.size > 0 && this.#wantsContent(rel)) out.content.push({ rel, size: s.size, look: lookOf(s) });
     }
     out.counts[COUNTED[either.kind]]++;
     compareEntries(rel, s, t, { xattrs: this.#config.xattrs, skipMtime: false }, out.diffs);

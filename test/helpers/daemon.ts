@@ -77,8 +77,27 @@ export class Daemon implements AsyncDisposable {
   }
 }
 
-/** Runs the CLI to completion (status, flush, stop, verify...). */
-export function cli(args: string[], options: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): { code: number | null; stdout: string; stderr: string } {
+/**
+ * Runs the CLI to completion (status, flush, stop, cutover...). Asynchronous on purpose: a synchronous spawn
+ * would stop this process from draining a running daemon's log pipe, and the daemon would block writing it.
+ */
+export function cli(args: string[], options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(CLI, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Synchronous CLI run, for tests with no daemon whose log pipe this process must keep draining. */
+export function cliSync(args: string[], options: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): { code: number | null; stdout: string; stderr: string } {
   const res = spawnSync(CLI, args, { input: options.input ?? '', env: { ...process.env, ...options.env }, encoding: 'utf8', timeout: options.timeoutMs ?? 120_000 });
   return { code: res.status, stdout: res.stdout, stderr: res.stderr };
 }

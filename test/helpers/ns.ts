@@ -23,10 +23,10 @@ function assertPrivate(): void {
 }
 
 /** A fresh temp dir with a tmpfs mounted on it (private namespace only). Dispose to unmount and remove. */
-export function tmpfsDir(prefix: string, size = '512m'): { path: string } & Disposable {
+export function tmpfsDir(prefix: string, size = '512m', mode = '755'): { path: string } & Disposable {
   assertPrivate();
   const path = mkdtempSync(join(tmpdir(), `livesync-${prefix}-`));
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', path]);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=${mode}`, 'tmpfs', path]);
   return {
     path,
     [Symbol.dispose]() {

@@ -49,7 +49,7 @@ test('churn during the seed and in steady state converges to an identical copy',
   t.diagnostic(`SEED=${SEED} (set SEED to reproduce)`);
   using src = tmpfsDir('src');
   using dst = tmpfsDir('dst');
-  using state = tmpfsDir('state', '16m');
+  using state = tmpfsDir('state', '16m', '700');
   populate(src.path, 20_000, 40);
   await using daemon = new Daemon([src.path, dst.path, '--state-dir', state.path, '--name', 'churn']);
   await daemon.waitFor((r) => r.event === 'seed-start', 60_000, 'seed start');

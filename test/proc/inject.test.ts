@@ -6,12 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ProcMover } from '../../src/proc/mover.ts';
-import { readFdInfo, readLocks, statId } from '../../src/sys/procfs.ts';
+import { readFdInfo, readLocks } from '../../src/sys/procfs-fdinfo.ts';
+import { statId } from '../../src/sys/procfs.ts';
 import { rootSkipReason, tmpfsDir } from '../helpers/ns.ts';
 import { FIXTURES, PYTHON, Procs, WRITER, ensureNative, until } from './procs.ts';
 
@@ -47,7 +48,9 @@ test('re-point keeps shared offsets, locks, inotify+epoll, flags, pending signal
   const sig = procs.start(a.path, PYTHON, [HOLDERS, 'signal', join(out, 'signals')], { stdout: 'pipe' });
   const flags = procs.start(a.path, PYTHON, [WRITER, 'hold', 'os.O_WRONLY|os.O_APPEND|os.O_NONBLOCK', 'flags.log'], { stdout: 'pipe' });
   const cat = procs.start(a.path, 'cat', [], { stdin: 'pipe', stdout: 'pipe' });
-  const outs = [share, locks, ino, sig, flags].map(stdoutOf);
+  const spin = procs.start(a.path, PYTHON, [HOLDERS, 'spin', 'flags.log'], { stdout: 'pipe' });
+  const mdwe = procs.start(a.path, PYTHON, [HOLDERS, 'mdwe', 'flags.log'], { stdout: 'pipe' });
+  const outs = [share, locks, ino, sig, flags, spin, mdwe].map(stdoutOf);
   const catOut = stdoutOf(cat);
   await until('holders ready', () => outs.every((o) => o() !== ''));
   const shareChild = Number(outs[0]!().trim().split(' ')[1]);
@@ -91,6 +94,13 @@ test('re-point keeps shared offsets, locks, inotify+epoll, flags, pending signal
   // flags (O_APPEND|O_NONBLOCK, close-on-exec) unchanged, now on B
   assert.equal(readFdInfo(`/proc/${flags.pid}`, flagsFd)!.flags, flagsBefore);
   assert.equal(statSync(`/proc/${flags.pid}/fd/${flagsFd}`).ino, statSync(join(b.path, 'flags.log')).ino);
+
+  // a process frozen in user space (syscall instruction taken from the vDSO) and one that refuses writable+
+  // executable memory (no sequencer: one syscall at a time) are moved too
+  for (const p of [spin, mdwe]) {
+    assert.equal(readlinkSync(`/proc/${p.pid}/cwd`), b.path);
+    assert.equal(readlinkSync(`/proc/${p.pid}/fd/3`), join(b.path, 'flags.log'));
+  }
 
   // the signal sent during the freeze was delivered; cat's read(2) was restarted, not failed
   await until('signal delivered after the thaw', () => read(join(out, 'signals')).includes('10'));

@@ -30,19 +30,31 @@ export class Procs implements AsyncDisposable {
     options: { stdin?: 'ignore' | 'pipe'; stdout?: 'ignore' | 'pipe' | number; stderr?: 'inherit' | 'pipe'; env?: NodeJS.ProcessEnv } = {},
   ): ChildProcess {
     const stdio = [options.stdin ?? 'ignore', options.stdout ?? 'ignore', options.stderr ?? 'inherit'] as const;
-    const child = spawn(file, args, { cwd, env: options.env ?? process.env, stdio: [...stdio] });
+    // own process group: stopping it also stops what the fixture forked
+    const child = spawn(file, args, { cwd, env: options.env ?? process.env, stdio: [...stdio], detached: true });
     this.children.push(child);
     return child;
   }
 
-  /** SIGTERM, then SIGKILL after a grace period; resolves when all exited. */
+  /** SIGTERM to each process group, then SIGKILL after a grace period; resolves when all leaders exited. */
   async stopAll(): Promise<void> {
     const alive = this.children.filter((c) => c.exitCode === null && c.signalCode === null);
     const exits = alive.map((c) => new Promise<void>((r) => c.once('exit', () => r())));
-    for (const c of alive) c.kill('SIGTERM');
-    const timer = setTimeout(() => alive.forEach((c) => c.kill('SIGKILL')), 3000);
+    const signal = (sig: NodeJS.Signals): void => {
+      for (const c of this.children) {
+        try {
+          process.kill(-c.pid!, sig);
+        } catch {
+          // group already gone
+        }
+      }
+    };
+    signal('SIGTERM');
+    const timer = setTimeout(() => signal('SIGKILL'), 3000);
     await Promise.all(exits);
     clearTimeout(timer);
+    signal('SIGKILL'); // stragglers the fixtures forked
+    for (const c of this.children) c.stdout?.destroy();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

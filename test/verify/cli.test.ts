@@ -1,7 +1,7 @@
 /**
  * `livesync verify` through the real CLI (bin/livesync): exit 0 when identical, 8 with every difference
  * listed (text and --json), 2 for bad flags or trees, and the job form (`verify NAME --state-dir D`) after a
- * cutover, where it compares the kept old tree with the job's source path.
+ * cutover, where it compares the kept old tree with the job's source path, and while a real job mirrors.
  */
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { VerifyReport } from '../../src/verify/types.ts';
-import { cli } from '../helpers/daemon.ts';
+import { cliSync as cli, Daemon } from '../helpers/daemon.ts';
 import { copyTree, workspace } from './helpers.ts';
 
 function tree(prefix: string): ReturnType<typeof workspace> {
@@ -108,6 +108,23 @@ test('job form after a cutover: the kept old tree (<state-dir>/<name>/old) vs th
     assert.equal(cli(['verify', 'app', '--state-dir', stateDir, '--no-recheck']).code, 8);
     const none = cli(['verify', 'other', '--state-dir', stateDir]);
     assert.equal(none.code, 7, none.stderr);
+  } finally {
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+});
+
+test('job form while mirroring: a running `livesync start` job verifies identical once in sync', async () => {
+  using ws = tree('cli-running');
+  const stateDir = mkdtempSync(join(tmpdir(), 'livesync-verify-state-'));
+  try {
+    await using daemon = new Daemon([ws.src, ws.dst, '--state-dir', stateDir, '--name', 'live']);
+    await daemon.waitState('in-sync');
+    const res = cli(['verify', 'live', '--state-dir', stateDir, '--json', '--checksum']);
+    assert.equal(res.code, 0, res.stderr + res.stdout);
+    const report = JSON.parse(res.stdout) as VerifyReport & { job: { mode: string } };
+    assert.equal(report.job.mode, 'mirroring');
+    assert.equal(report.target, ws.dst);
+    assert.equal(await daemon.stop(), 0);
   } finally {
     rmSync(stateDir, { recursive: true, force: true });
   }

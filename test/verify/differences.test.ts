@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, linkSync, mkdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { rootSkipReason } from '../helpers/ns.ts';
 import { copyTree, kinds, sameTimeAs, verify, workspace } from './helpers.ts';
 
 /** A small tree with one of each kind of entry, copied; returns the workspace after checking the copy. */
@@ -153,4 +154,20 @@ test('xattr and ACL (system.posix_acl_access is an xattr)', async () => {
   assert.deepEqual([fileX?.source, fileX?.target], [`user.note=0x${Buffer.from('copied').toString('hex')}`, `user.note=0x${Buffer.from('changed').toString('hex')}`]);
   assert.match(acl?.source ?? '', /^system\.posix_acl_access=0x/);
   assert.equal(await verify(ws.src, ws.dst, { xattrs: false }).then((r) => r.identical), true, 'not compared with xattrs: false');
+});
+
+test('one filesystem: a filesystem mounted inside the source is compared as a mount point, not walked', { skip: rootSkipReason() ?? false }, async () => {
+  using ws = workspace('onefs');
+  mkdirSync(join(ws.src, 'mnt'));
+  writeFileSync(join(ws.src, 'kept'), 'x');
+  copyTree(ws.src, ws.dst);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,mode=0755', 'tmpfs', join(ws.src, 'mnt')]);
+  try {
+    writeFileSync(join(ws.src, 'mnt/not-mirrored'), 'x');
+    sameTimeAs(join(ws.src, 'mnt'), join(ws.dst, 'mnt'));
+    assert.deepEqual(kinds(await verify(ws.src, ws.dst)), ['missing mnt/not-mirrored']);
+    assert.deepEqual(kinds(await verify(ws.src, ws.dst, { oneFileSystem: true })), []);
+  } finally {
+    execFileSync('umount', [join(ws.src, 'mnt')]);
+  }
 });

@@ -81,3 +81,10 @@ test('a real writer process appending during verify: reported in flight, not as 
     await exited;
   }
 });
+
+test('an aborted verify rejects with the abort reason and leaves no worker behind', async () => {
+  using ws = staleCopy('abort');
+  const controller = new AbortController();
+  controller.abort(new Error('operator gave up'));
+  await assert.rejects(verify(ws.src, ws.dst, { signal: controller.signal }), /operator gave up/);
+});

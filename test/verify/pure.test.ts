@@ -27,11 +27,18 @@ test('granularity of a timestamp: the largest power of ten (<= 1 s) dividing its
   for (const [ns, g] of cases) assert.equal(granularityOf(ns), g, String(ns));
   const t = new GranularityTracker();
   t.observe(1_700_000_000_000_000_000n);
-  assert.equal(t.finest, 1_000_000_000);
+  assert.equal(t.precision, 1_000_000_000, 'one whole second is evidence enough');
   t.observe(1_700_000_000_123_000_000n);
-  assert.equal(t.finest, 1_000_000);
-  t.merge(1);
-  assert.equal(t.open, false);
+  assert.equal(t.precision, 1_000_000, 'two values at ms: 10^12 >= 10^9');
+  t.observe(1_700_000_000_123_000_010n);
+  assert.equal(t.precision, 1, '3 values, finest 10 ns: not enough evidence for 10 ns, so ns');
+  for (let i = 1n; i <= 6n; i++) t.observe(1_700_000_000_123_000_010n + i * 10n);
+  assert.equal(t.precision, 10, '9 distinct multiples of 10');
+  t.observe(1_700_000_000_123_000_001n);
+  assert.equal(t.precision, 1);
+  const same = new GranularityTracker();
+  for (let i = 0; i < 5; i++) same.observe(1_700_000_000_120_000_000n);
+  assert.equal(same.precision, 1, 'one distinct value at 10 ms is no evidence');
 });
 
 test('mtimes compare truncated to the coarser side (filesystems truncate)', () => {

@@ -22,6 +22,7 @@ export function verifyCommand(): Command {
     .option('--mtime-precision <p>', 'compare mtimes at least this coarsely: auto (what both sides keep), ns, us, ms, s, 2s', 'auto')
     .option('--recheck-delay <ms>', 'wait this long before looking again at differing paths (in flight or real?)', '500')
     .option('--no-recheck', 'report every difference from the first look (trees known to be still)')
+    .option('-x, --one-file-system', 'do not descend into filesystems mounted inside the source (always on for a job, like its rsync -x)')
     .option('--json', 'print one JSON object (fields in docs/verify.md)')
     .addHelpText(
       'after',
