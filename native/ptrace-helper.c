@@ -53,7 +53,7 @@ enum { T_RUNNING, T_STOPPED, T_GROUP, T_GONE };
 #define MAXSIG 8
 typedef struct {
   pid_t tid, tgid;
-  int state, fresh, in_sigstop, in_session, nsig;
+  int state, fresh, in_sigstop, in_session, nsig, stuck;  /* stuck: an injection timed out, no more */
   struct user_regs_struct saved;
   unsigned long sysip, scratch, scratch_len, seq;  /* seq: sequencer code in the scratch area, 0 if none */
   siginfo_t sig[MAXSIG];
@@ -244,28 +244,56 @@ static void cmd_wait(long timeout_ms) {
 
 /* ---- injection ---- */
 
+/* How long an injected syscall (or a sequence of them) may take before the thread is interrupted: a frozen
+   cgroup never runs it, a hung filesystem may never return. */
+#define INJECT_TIMEOUT_MS 3000
+
+/* waitpid() for a tracee we resumed. On timeout: interrupt it, wait for that stop, mark it stuck; returns 1. */
+static int wait_resumed(tracee *t, int *st) {
+  long deadline = now_ms() + INJECT_TIMEOUT_MS;
+  for (;;) {
+    pid_t w = waitpid(t->tid, st, __WALL | WNOHANG);
+    if (w == t->tid) return 0;
+    if (w < 0 && errno != EINTR) return -errno;
+    long left = deadline - now_ms();
+    if (left <= 0) break;
+    struct pollfd p = {sigchld_fd, POLLIN, 0};
+    struct signalfd_siginfo si;
+    if (poll(&p, 1, (int)(left > 100 ? 100 : left)) > 0) while (read(sigchld_fd, &si, sizeof si) > 0) {}
+  }
+  t->stuck = 1;  /* its stop comes only once the syscall returns: in D state, that is when it returns */
+  ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
+  for (;;) {
+    pid_t w = waitpid(t->tid, st, __WALL);
+    if (w == t->tid) return 1;
+    if (w < 0 && errno != EINTR) return -errno;
+  }
+}
+
 static int step_syscall(tracee *t, struct user_regs_struct *r) {
   for (int tries = 0; tries < 64; tries++) {
     if (ptrace(PTRACE_SINGLESTEP, t->tid, 0, 0) != 0) return -errno;
-    int st;
-    pid_t w;
-    while ((w = waitpid(t->tid, &st, __WALL)) < 0 && errno == EINTR) {}
-    if (w < 0) return -errno;
+    int st, late = wait_resumed(t, &st);
+    if (late < 0) return late;
     if (WIFEXITED(st) || WIFSIGNALED(st)) { t->state = T_GONE; return -ESRCH; }
     if (!WIFSTOPPED(st)) continue;
     int sig = WSTOPSIG(st), ev = st >> 16;
-    if (ev != 0) continue;                   /* a stale interrupt trap before the step: step again */
-    t->in_sigstop = 1;
-    if (sig == SIGTRAP) {
+    if (ev == 0) t->in_sigstop = 1;
+    else t->in_sigstop = 0;
+    if (ev == 0 && sig == SIGTRAP) {
       if (ptrace(PTRACE_GETREGS, t->tid, 0, r) != 0) return -errno;
-      if (r->rip == t->sysip + 2) return 0;  /* the syscall ran; r->rax is its result */
+      if (r->rip == t->sysip + 2) return t->stuck = 0;  /* the syscall ran; r->rax is its result */
     }
-    hold_signal(t);                          /* a signal arrived meanwhile: held, re-raised at detach */
+    if (ev == 0) hold_signal(t);             /* a signal arrived meanwhile: held, re-raised at detach */
+    if (late) return -ETIMEDOUT;             /* it did not run (or was interrupted): registers restored later */
+    /* else a stale interrupt trap before the step: step again */
   }
   return -EAGAIN;
 }
 
 static long inject(tracee *t, long nr, const long *a, int *ok) {
+  *ok = 0;
+  if (t->stuck) return -ETIMEDOUT;
   struct user_regs_struct r = t->saved;
   r.rax = (unsigned long)nr;
   r.orig_rax = (unsigned long)-1;  /* no restart fix-up while our registers are in place */
@@ -306,22 +334,29 @@ static long mem(pid_t pid, unsigned long addr, void *buf, size_t n, int write);
 
 /* Runs n records already written at t->seq + SEQ_CODE; returns how many completed (or -errno). */
 static long run_seq(tracee *t, long n) {
+  if (t->stuck) return -ETIMEDOUT;
   struct user_regs_struct r = t->saved;
   unsigned long code = t->seq, trap = code + (unsigned long)(seq_trap - seq_code) + 1;
-  r.rip = code, r.r12 = code + SEQ_CODE, r.r13 = code + SEQ_CODE + SEQ_CAP * SEQ_REC * 8, r.r14 = (unsigned long)n;
+  unsigned long results = code + SEQ_CODE + SEQ_CAP * SEQ_REC * 8;
+  r.rip = code, r.r12 = code + SEQ_CODE, r.r13 = results, r.r14 = (unsigned long)n;
   r.orig_rax = (unsigned long)-1;
   if (ptrace(PTRACE_SETREGS, t->tid, 0, &r) != 0) return -errno;
   for (int tries = 0; tries < 64; tries++) {
     if (ptrace(PTRACE_CONT, t->tid, 0, 0) != 0) return -errno;
-    int st;
-    pid_t w;
-    while ((w = waitpid(t->tid, &st, __WALL)) < 0 && errno == EINTR) {}
-    if (w < 0) return -errno;
+    int st, late = wait_resumed(t, &st);
+    if (late < 0) return late;
     if (WIFEXITED(st) || WIFSIGNALED(st)) { t->state = T_GONE; return -ESRCH; }
-    if (!WIFSTOPPED(st) || st >> 16) continue;
-    t->in_sigstop = 1;
+    if (!WIFSTOPPED(st)) continue;
+    t->in_sigstop = st >> 16 == 0;
     if (ptrace(PTRACE_GETREGS, t->tid, 0, &r) != 0) return -errno;
-    if (WSTOPSIG(st) == SIGTRAP && r.rip == trap) return (long)r.r15;
+    if (t->in_sigstop && WSTOPSIG(st) == SIGTRAP && r.rip == trap) return t->stuck = 0, (long)r.r15;
+    if (late) {  /* records before r15 are done; the one in progress failed with ETIMEDOUT */
+      long fail = -ETIMEDOUT;
+      if (r.rip < code || r.rip > trap || mem(t->tid, results + r.r15 * 8, &fail, sizeof fail, 1) != 0) return -ETIMEDOUT;
+      if (t->in_sigstop) hold_signal(t);
+      return (long)r.r15;
+    }
+    if (st >> 16) continue;  /* a stale interrupt trap */
     if (r.rip >= code && r.rip < trap) return -EFAULT;  /* a fault of ours: never re-raised */
     hold_signal(t);
   }
@@ -331,7 +366,7 @@ static long run_seq(tracee *t, long n) {
 static long session_end(tracee *t) {
   if (!t->in_session) return -EINVAL;
   int ok;
-  if (t->scratch) { long a[6] = {(long)t->scratch, (long)t->scratch_len, 0, 0, 0, 0}; inject(t, SYS_munmap, a, &ok); }
+  if (t->scratch && !t->stuck) { long a[6] = {(long)t->scratch, (long)t->scratch_len, 0, 0, 0, 0}; inject(t, SYS_munmap, a, &ok); }
   t->in_session = 0;
   t->scratch = 0;
   return ptrace(PTRACE_SETREGS, t->tid, 0, &t->saved) ? -errno : 0;

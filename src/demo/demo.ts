@@ -2,10 +2,11 @@
  * `livesync demo`: the whole story on a throwaway tree, no NFS server needed. Inside a private mount
  * namespace (nothing is visible to the host, everything vanishes with it): a tmpfs "source" with a live writer
  * process appending to a log, a tmpfs standing in for the share, `livesync start` mirroring it, the writer's
- * lines showing up on the share while it keeps writing, then a proof that both sides are identical.
+ * lines showing up on the share while it keeps writing, then `livesync cutover`: the freeze window, and the
+ * writer's lines continuing on the share, gap-free.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '../sys/exec.ts';
@@ -44,7 +45,6 @@ export async function runDemo(io: DemoIo): Promise<number> {
   mkdirSync(share);
   mkdirSync(state, { mode: 0o700 });
   const cleanup: Array<() => Promise<unknown> | void> = [() => rmSync(work, { recursive: true, force: true })];
-  let daemon: ChildProcess | null = null;
   try {
     for (const dir of [src, share]) {
       const res = await mount('tmpfs', dir, { type: 'tmpfs', options: 'size=256m' });
@@ -64,7 +64,7 @@ export async function runDemo(io: DemoIo): Promise<number> {
     await sleep(300);
 
     io.say(`demo: livesync start ${src} ${share}`);
-    daemon = spawn(io.cli, ['start', src, share, '--state-dir', state, '--name', 'demo'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const daemon = spawn(io.cli, ['start', src, share, '--state-dir', state, '--name', 'demo'], { stdio: ['ignore', 'ignore', 'pipe'] });
     const d = daemon;
     cleanup.unshift(() => (d.exitCode === null ? void d.kill('SIGKILL') : undefined));
     const inSync = new Promise<void>((resolve, reject) => {
@@ -96,16 +96,33 @@ export async function runDemo(io: DemoIo): Promise<number> {
       io.say(`  source: ${lastLine(join(src, 'log', 'app.log'))}`);
       io.say(`  share : ${lastLine(join(share, 'log', 'app.log'))}`);
     }
-    writer.kill('SIGSTOP');
-    await sleep(500);
-    const diff = await run('rsync', ['-aHAXn', '--checksum', '--delete', '--modify-window=-1', '--itemize-changes', '--exclude=/.livesync-*', `${src}/`, `${share}/`]);
-    const lines = diff.stdout.split('\n').filter((l) => l.trim() !== '');
-    io.say(lines.length === 0 ? 'demo: writer paused; source and share are identical (checksum comparison: 0 differences)' : `demo: ${lines.length} differences:\n${lines.slice(0, 10).join('\n')}`);
+    io.say(`demo: livesync cutover (freeze the writer, final delta, mount the share at ${src}, re-point, resume)`);
+    const cut = await run(io.cli, ['cutover', '--state-dir', state, '--yes', '--json']);
+    let report: { outcome?: string; freezeMs?: number; finalDelta?: { paths: number; syncMs: number } | null; message?: string } = {};
+    try {
+      report = JSON.parse(cut.stdout) as typeof report;
+    } catch {
+      io.say(`demo: cutover printed no report: ${cut.stderr.trim()}`);
+    }
+    io.say(`  cutover: ${report.outcome ?? 'failed'} (exit ${cut.exitCode}); freeze window ${report.freezeMs ?? '?'} ms; final delta ${report.finalDelta?.paths ?? '?'} paths in ${report.finalDelta?.syncMs ?? '?'} ms`);
+    if (cut.exitCode !== 0) return cut.exitCode ?? 1;
+    const sameFs = statSync(src).dev === statSync(share).dev;
+    io.say(`demo: ${src} is now the share (same filesystem: ${sameFs ? 'yes' : 'NO'}); the writer keeps writing there:`);
+    for (let i = 0; i < 3; i++) {
+      await sleep(700);
+      io.say(`  share: ${lastLine(join(share, 'log', 'app.log'))}`);
+    }
+    const old = join(state, 'demo', 'old', 'log', 'app.log');
+    io.say(`  old tree (frozen copy kept at ${join(state, 'demo', 'old')}): ${lastLine(old)}`);
     writer.kill('SIGKILL');
+    const numbers = readFileSync(join(share, 'log', 'app.log'), 'utf8').trim().split('\n').map((l) => Number(l.split(' ')[1]));
+    const gaps = numbers.filter((n, i) => i > 0 && n !== numbers[i - 1]! + 1).length;
+    io.say(`demo: the writer's ${numbers.length} lines on the share are ${gaps === 0 ? 'gap-free: no write was lost' : `NOT gap-free (${gaps} gaps)`}`);
     d.kill('SIGTERM');
     await new Promise((r) => d.once('exit', r));
-    io.say('demo: livesync stopped; cleaning up (the namespace and its mounts disappear)');
-    return lines.length === 0 ? 0 : 1;
+    cleanup.unshift(() => umount(join(state, 'demo', 'old'), { lazy: true }), () => umount(src, { lazy: true }));
+    io.say('demo: done; cleaning up (the namespace and its mounts disappear)');
+    return gaps === 0 && sameFs ? 0 : 1;
   } finally {
     for (const step of cleanup) {
       try {

@@ -30,7 +30,8 @@ export type BatchOutcome =
 
 export async function executeBatch(common: RsyncCommon, input: BatchInput, now: number, signal?: AbortSignal): Promise<BatchOutcome> {
   const renames = replayRenames(common.target, input.renames);
-  const entries = [...input.entries];
+  // the batch owns its input: fallback entries join it, so a retried batch gives them back too
+  const entries = input.entries;
   for (const r of renames) {
     // a rename that did not happen on the target: sync the destination's content instead
     if (!r.ok) entries.push({ path: r.to, flags: r.isDir ? META | DEEP : META | DATA, since: input.oldest ?? now });

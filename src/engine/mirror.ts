@@ -1,8 +1,9 @@
 /**
  * The mirror: one job keeping TARGET identical to SOURCE. Follow one event: the watcher (src/watch/) reports a
- * WatchChange → `#absorb` marks the dirty set (src/engine/dirty-set.ts) → `#schedule` arms the trailing
- * debounce (delay, capped by maxWait) → `#runBatch` drains the set, replays renames and hands the lists to
- * rsync (src/engine/batch-runner.ts) → success clears them, failure puts them back with a backoff.
+ * WatchChange → `#absorb` marks the SyncQueue's dirty set (src/engine/sync-queue.ts, dirty-set.ts) →
+ * `#schedule` arms the trailing debounce (delay, capped by maxWait) → `#runBatch` takes everything pending and
+ * runs one batch (src/engine/batch.ts: renames replayed, lists to rsync) → landed paths are done, failed paths
+ * wait in the failed-paths map with a backoff, a failed batch goes back whole.
  *
  *   starting ──watches ready──▶ seeding ──seed ok──▶ catching-up ──queue empty──▶ in-sync
  *                                 │                     ▲      │                      │
@@ -17,27 +18,21 @@
 import type { EventBus, MirrorState } from '../events/event.ts';
 import type { FlushResult, JobControl, JobInfo } from './job.ts';
 import type { WatchChange, Watcher } from '../watch/types.ts';
-import { display, parentOf, type RelPath } from '../util/bpath.ts';
-import { identity, listRoot, multiLinkFiles, sameIdentity, unlinkUnder, writeFileUnder, type Identity } from '../sys/fsops.ts';
-import { DATA, DEEP, DirtySet, GONE, META, type DirtyEntry } from './dirty-set.ts';
-import { SAME_TICK_WINDOW_MS } from './batch-plan.ts';
+import type { RelPath } from '../util/bpath.ts';
+import { identity, sameIdentity, unlinkUnder, writeFileUnder, type Identity } from '../sys/fsops.ts';
+import { DEEP, type DirtyEntry, type DirtySet } from './dirty-set.ts';
 import type { Rename } from './batch-runner.ts';
 import { executeBatch } from './batch.ts';
-import { FailedPaths } from './failures.ts';
-import { HardLinkIndex } from './hardlinks.ts';
+import { massDelete, sourceEmptied } from './safety.ts';
+import { COOKIE_SINCE, SyncQueue } from './sync-queue.ts';
 import { backoffMs } from '../sync/rsync-exit.ts';
 import { seed } from '../sync/seed.ts';
 import type { RsyncCommon } from '../sync/rsync-args.ts';
-import { flushCookie, heartbeatCookie, HEARTBEAT_INTERVAL_MS, isCookie } from './cookies.ts';
+import { flushCookie, heartbeatCookie, HEARTBEAT_INTERVAL_MS } from './cookies.ts';
 import { Waiters } from './waiters.ts';
-
-/** First-seen time given to cookie changes: later than any real change, so they never count as lag. */
-const COOKIE_SINCE = Number.MAX_SAFE_INTEGER;
 
 /** Lag above which an in-sync job reports catching-up again, and below which it is in-sync. */
 export const CATCHING_UP_LAG_MS = 10_000;
-/** A percentage --max-delete never halts below this many deletions (small trees churn a lot relative to size). */
-export const MASS_DELETE_FLOOR = 10_000;
 
 export interface MirrorOptions extends RsyncCommon {
   info: JobInfo;
@@ -60,16 +55,18 @@ export class Mirror implements JobControl {
   readonly info: JobInfo;
   readonly bus: EventBus;
   #o: MirrorOptions;
-  #dirty = new DirtySet();
-  #renames: Rename[] = [];
-  #inFlight: DirtyEntry[] | null = null;
-  #inFlightOldest: number | null = null;
-  #recent = new Map<RelPath, number>();
+  #q: SyncQueue;
   #state: MirrorState = 'starting';
   #seeded = false;
+  #paused = false;
+  #stopping = false;
   #timer: NodeJS.Timeout | null = null;
+  #failureTimer: NodeJS.Timeout | null = null;
   #firstPendingAt: number | null = null;
+  /** consecutive failed batches (backoff) */
   #attempt = 0;
+  #batchId = 0;
+  #treeEntries = 0;
   #targetId: Identity | null = null;
   #sourceId: Identity | null = null;
   #heartbeat: { timer: NodeJS.Timeout | null; writtenAt: number | null } = { timer: null, writtenAt: null };
@@ -77,19 +74,10 @@ export class Mirror implements JobControl {
   #flushes = 0;
   #idle = new Waiters();
   #stopped = new Waiters();
-  #stopping = false;
-  #batchId = 0;
-  #failures = new FailedPaths();
-  #pendingDeletes = 0;
-  #treeEntries = 0;
-  #hardlinks: HardLinkIndex;
-  #linkSearch: Promise<void> | null = null;
-  #paused = false;
-  #failureTimer: NodeJS.Timeout | null = null;
 
   constructor(options: MirrorOptions) {
     this.#o = options;
-    this.#hardlinks = new HardLinkIndex(options.source);
+    this.#q = new SyncQueue(options.source);
     this.info = options.info;
     this.bus = options.bus;
     options.watcher.onChanges = (changes) => this.#absorb(changes);
@@ -105,7 +93,7 @@ export class Mirror implements JobControl {
   }
 
   get dirty(): DirtySet {
-    return this.#dirty;
+    return this.#q.dirty;
   }
 
   /** Runs until stop() or a halt. Resolves when stopped. */
@@ -128,14 +116,14 @@ export class Mirror implements JobControl {
   async #seedLoop(): Promise<void> {
     for (let attempt = 1; !this.#stopping && this.#state !== 'halted'; attempt++) {
       this.#setState('seeding');
-      if (this.#sourceEmptied()) return this.#halt(`source root ${this.info.source} is empty but the target is not; refusing to empty the target (--allow-empty-source overrides)`);
+      if (sourceEmptied(this.#o)) return this.#halt(`source root ${this.info.source} is empty but the target is not; refusing to empty the target (--allow-empty-source overrides)`);
       const maxDeleteCount = this.#o.maxDelete && 'count' in this.#o.maxDelete ? this.#o.maxDelete.count : 0;
       const result = await seed({ ...this.#o, workers: this.#o.seedWorkers, bus: this.bus, maxDeleteCount });
       if (result.exitCode === 25) return this.#halt(`the seed would delete more than ${maxDeleteCount} paths on the target (--max-delete); target partly reconciled, deletions stopped`);
       if (result.outcome === 'ok' || result.outcome === 'vanished') {
         this.#treeEntries = result.entries;
         // before the first batch: a link made during the seed must find its sibling in the index
-        for (const f of await multiLinkFiles(this.info.source)) this.#hardlinks.add(f.path, f.dev, f.ino);
+        await this.#q.loadHardLinks();
         this.#seeded = true;
         this.#setState('catching-up');
         this.#schedule(true);
@@ -149,35 +137,7 @@ export class Mirror implements JobControl {
   }
 
   #absorb(changes: WatchChange[]): void {
-    const now = Date.now();
-    for (const c of changes) {
-      switch (c.kind) {
-        case 'change': {
-          // livesync's own cookies are synced like anything else but never count as lag
-          const cookie = isCookie(c.path);
-          const since = cookie ? COOKIE_SINCE : now;
-          this.#dirty.mark(c.path, c.isDir ? META : META | DATA, since);
-          if (!c.isDir && c.path !== '') this.#dirty.mark(parentOf(c.path), META, since);
-          if (cookie) this.#cookiesSeen.get(c.path)?.();
-          break;
-        }
-        case 'delete':
-          this.#pendingDeletes++;
-          this.#dirty.mark(c.path, c.isDir ? META | DEEP | GONE : META | GONE, now);
-          this.#dirty.mark(parentOf(c.path), META, now);
-          break;
-        case 'move':
-          this.#dirty.move(c.from, c.to, now);
-          this.#renames.push({ from: c.from, to: c.to, isDir: c.isDir });
-          this.#dirty.mark(parentOf(c.from), META, now);
-          this.#dirty.mark(parentOf(c.to), META, now);
-          break;
-        case 'subtree':
-          this.#dirty.mark(c.path, META | DEEP, now);
-          if (c.path !== '') this.#dirty.mark(parentOf(c.path), META, now);
-          break;
-      }
-    }
+    this.#q.absorb(changes, Date.now(), (cookie) => this.#cookiesSeen.get(cookie)?.());
     this.bus.emit({ type: 'changes', count: changes.length });
     this.#emitQueue();
     this.#schedule(false);
@@ -186,7 +146,7 @@ export class Mirror implements JobControl {
   /** Trailing debounce capped by maxWait; `now` fires as soon as possible. */
   #schedule(now: boolean): void {
     if (!this.#seeded || this.#stopping || this.#paused || this.#state === 'halted') return;
-    if (this.#dirty.size === 0 && this.#renames.length === 0) return;
+    if (this.#q.pendingCount === 0) return;
     const t = Date.now();
     this.#firstPendingAt ??= t;
     const deadline = this.#firstPendingAt + this.#o.maxWaitMs;
@@ -194,118 +154,60 @@ export class Mirror implements JobControl {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
       this.#timer = null;
-      if (this.#inFlight === null) void this.#runBatch();
+      if (!this.#q.busy) void this.#runBatch();
     }, delay);
   }
 
   async #runBatch(): Promise<void> {
-    const current = identity(this.info.target);
-    if (this.#targetId && !sameIdentity(current, this.#targetId)) {
+    if (this.#targetId && !sameIdentity(identity(this.info.target), this.#targetId)) {
       return this.#retryLater(`target ${this.info.target} is not the filesystem recorded at start (unmounted or replaced); not writing into it`);
     }
-    const src = identity(this.info.source);
-    if (this.#sourceId && !sameIdentity(src, this.#sourceId)) return this.#halt(`source root ${this.info.source} disappeared or was replaced`);
-    const massDelete = this.#massDelete();
-    if (massDelete) return this.#halt(massDelete);
-    this.#pendingDeletes = 0;
-    this.#requeueDueFailures(Date.now());
-    if (this.#dirty.size === 0 && this.#renames.length === 0) return this.#afterBatch([]);
+    if (this.#sourceId && !sameIdentity(identity(this.info.source), this.#sourceId)) return this.#halt(`source root ${this.info.source} disappeared or was replaced`);
+    const unsafe = massDelete(this.#o, this.#q.pendingDeletes, this.#treeEntries);
+    if (unsafe) return this.#halt(unsafe);
+    this.#q.requeueDue(Date.now());
+    if (this.#q.pendingCount === 0) return this.#afterBatch([]);
     const id = ++this.#batchId;
-    const drained = this.#dirty.drain();
-    const renames = this.#renames.splice(0);
+    const input = this.#q.take();
     this.#firstPendingAt = null;
-    this.#inFlight = drained.entries;
-    this.#inFlightOldest = drained.oldest;
     this.#emitQueue();
     const started = Date.now();
-    this.bus.emit({ type: 'batch-start', id, paths: drained.entries.length, deepPaths: drained.entries.filter((e) => e.flags & DEEP).length, renames: renames.length });
-    const outcome = await executeBatch(this.#o, { entries: drained.entries, oldest: drained.oldest, renames, recentlySynced: this.#recent, hardlinks: this.#hardlinks }, started);
+    this.bus.emit({ type: 'batch-start', id, paths: input.entries.length, deepPaths: input.entries.filter((e) => e.flags & DEEP).length, renames: input.renames.length });
+    const outcome = await executeBatch(this.#o, input, started);
     for (const r of outcome.renames) this.bus.emit({ type: 'rename', from: r.from, to: r.to, ok: r.ok, ...(r.errno ? { errno: r.errno } : {}) });
-    this.#inFlight = null;
-    this.#inFlightOldest = null;
     if (outcome.kind === 'retry') {
-      this.#dirty.restore(drained.entries);
+      this.#q.giveBack({ ...input, renames: [] }); // renames were replayed (or fell back to syncing their destinations)
       this.bus.emit({ type: 'batch-failed', id, exitCode: outcome.exitCode, outcome: outcome.outcome, message: outcome.message, retryInMs: 0 });
       return this.#retryLater(outcome.message);
     }
     this.#attempt = 0;
-    const failed = new Set(outcome.failed.map((f) => f.path));
-    for (const f of outcome.failed) {
-      const e = drained.entries.find((x) => x.path === f.path);
-      const rec = this.#failures.record(f.path, f.message, e?.flags ?? (META | DATA), e?.since ?? drained.oldest ?? started, Date.now());
-      this.bus.emit({ type: 'path-failed', path: display(f.path), message: f.message, attempts: rec.attempts });
-    }
-    for (const e of drained.entries) {
-      if (!failed.has(e.path) && this.#failures.clear(e.path)) this.bus.emit({ type: 'path-recovered', path: display(e.path) });
-    }
-    this.#noteSynced(outcome.plan.flat, outcome.plan.forced, started);
-    this.#resolveHardLinks();
-    // rsync sets a directory's mtime before deleting inside it: touch up the parents of deletions next batch
-    const now = Date.now();
-    for (const e of drained.entries) if (e.flags & GONE && e.path !== '') this.#dirty.mark(parentOf(e.path), META, now);
+    const failed = this.#q.landed(input, outcome, started, this.bus);
+    this.#armFailureRetry();
+    this.#q.resolveHardLinks(() => this.#schedule(true));
     this.bus.emit({
       type: 'batch-done',
       id,
-      paths: drained.entries.length - failed.size,
+      paths: input.entries.length - failed,
       files: outcome.files,
       bytes: outcome.bytes,
       durationMs: Date.now() - started,
-      lagMs: drained.oldest === null || drained.oldest >= COOKIE_SINCE ? 0 : Date.now() - drained.oldest,
+      lagMs: input.oldest === null || input.oldest >= COOKIE_SINCE ? 0 : Date.now() - input.oldest,
     });
-    this.#afterBatch(drained.entries);
+    this.#afterBatch(input.entries);
   }
 
-  /** Why the pending deletions must not be propagated, or null. */
-  #massDelete(): string | null {
-    if (this.#pendingDeletes === 0) return null;
-    if (this.#sourceEmptied()) return `source root ${this.info.source} was emptied (${this.#pendingDeletes} deletions pending); target left untouched (--allow-empty-source overrides)`;
-    const limit = this.#o.maxDelete === null ? 0 : 'count' in this.#o.maxDelete ? this.#o.maxDelete.count : Math.max(MASS_DELETE_FLOOR, Math.ceil((this.#o.maxDelete.percent / 100) * this.#treeEntries));
-    if (limit > 0 && this.#pendingDeletes > limit) return `mass delete: ${this.#pendingDeletes} paths deleted in the source since the last batch, above the limit of ${limit} (--max-delete); target left untouched`;
-    return null;
-  }
-
-  #sourceEmptied(): boolean {
-    if (this.#o.allowEmptySource) return false;
-    const visible = (dir: string): number => listRoot(dir).filter((n) => !isCookie(n)).length;
-    return visible(this.info.source) === 0 && visible(this.info.target) > 0;
-  }
-
-  /**
-   * A new link to an inode whose other names are unknown landed as a copy: search the tree for its names (one
-   * find at a time, in the background) and re-sync them together so rsync -H links them.
-   */
-  #resolveHardLinks(): void {
-    if (this.#linkSearch) return;
-    const inodes = this.#hardlinks.takeUnresolved();
-    if (inodes.length === 0) return;
-    const since = Date.now();
-    this.#linkSearch = multiLinkFiles(this.info.source, [''], inodes).then((found) => {
-      this.#linkSearch = null;
-      for (const f of found) {
-        this.#hardlinks.add(f.path, f.dev, f.ino);
-        this.#dirty.mark(f.path, META, since);
-      }
-      if (found.length > 0) this.#schedule(true);
-      this.#resolveHardLinks();
-    });
-  }
-
-  /** Failed paths whose backoff has passed go back into the dirty set; arms a timer for the next one. */
-  #requeueDueFailures(now: number): void {
-    for (const f of this.#failures.due(now)) this.#dirty.mark(f.path, f.flags, f.since);
-    const next = this.#failures.nextRetryAt();
-    if (next !== null && !this.#stopping) {
-      if (this.#failureTimer) clearTimeout(this.#failureTimer);
-      this.#failureTimer = setTimeout(() => {
-        this.#failureTimer = null;
-        const massDelete = this.#massDelete();
-    if (massDelete) return this.#halt(massDelete);
-    this.#pendingDeletes = 0;
-    this.#requeueDueFailures(Date.now());
-        this.#schedule(true);
-      }, Math.max(0, next - now));
-      this.#failureTimer.unref();
-    }
+  /** Failed paths wait for their backoff; a timer hands them back to the dirty set when the first is due. */
+  #armFailureRetry(): void {
+    const next = this.#q.nextRetryAt();
+    if (next === null || this.#stopping) return;
+    if (this.#failureTimer) clearTimeout(this.#failureTimer);
+    this.#failureTimer = setTimeout(() => {
+      this.#failureTimer = null;
+      this.#q.requeueDue(Date.now());
+      this.#armFailureRetry();
+      this.#schedule(true);
+    }, Math.max(0, next - Date.now()));
+    this.#failureTimer.unref();
   }
 
   #afterBatch(synced: readonly DirtyEntry[]): void {
@@ -338,25 +240,18 @@ export class Mirror implements JobControl {
     }, wait);
   }
 
-  #noteSynced(flat: RelPath[], forced: RelPath[], at: number): void {
-    for (const [p, t] of this.#recent) if (at - t > SAME_TICK_WINDOW_MS) this.#recent.delete(p);
-    for (const p of flat) this.#recent.set(p, at);
-    for (const p of forced) this.#recent.set(p, at);
-  }
-
   /** First-seen time of the oldest change not yet on the target, or null when everything is synced. */
   oldestUnsynced(): number | null {
-    const all = [this.#dirty.oldest, this.#inFlightOldest, this.#failures.oldest()].filter((t): t is number => t !== null && t < COOKIE_SINCE);
-    return all.length === 0 ? null : Math.min(...all);
+    return this.#q.oldestUnsynced();
   }
 
   /** Paths rsync could not sync, with their last error and attempts (status shows them). */
   failedPaths(): Array<{ path: string; message: string; attempts: number }> {
-    return this.#failures.list().map((f) => ({ path: display(f.path), message: f.message, attempts: f.attempts }));
+    return this.#q.failedPaths();
   }
 
   #emitQueue(): void {
-    this.bus.emit({ type: 'queue', pendingPaths: this.#dirty.size + this.#renames.length, inFlightPaths: this.#inFlight?.length ?? 0, oldestChangeAt: this.oldestUnsynced() });
+    this.bus.emit({ type: 'queue', pendingPaths: this.#q.pendingCount, inFlightPaths: this.#q.inFlightCount, oldestChangeAt: this.oldestUnsynced() });
   }
 
   #setState(state: MirrorState, reason?: string): void {
@@ -389,18 +284,21 @@ export class Mirror implements JobControl {
 
   /**
    * Cutover hook: no new batch starts until `resume()`; resolves once no batch is in flight. Events keep
-   * landing in the dirty set.
+   * landing in the dirty set. The heartbeat stops writing into the source.
    */
   async quiesce(): Promise<void> {
     this.#paused = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
-    while (this.#inFlight !== null) await this.#idle.wait(1_000);
+    if (this.#heartbeat.timer) clearInterval(this.#heartbeat.timer);
+    this.#heartbeat.timer = null;
+    while (this.#q.busy) await this.#idle.wait(1_000);
   }
 
   /** Cutover hook (rollback): batches start again. */
   resume(): void {
     this.#paused = false;
+    if (this.#o.heartbeat && !this.#heartbeat.timer && !this.#stopping) this.#startHeartbeat();
     this.#schedule(true);
   }
 
@@ -415,37 +313,32 @@ export class Mirror implements JobControl {
     const t0 = performance.now();
     await this.#o.watcher.settle();
     const barrierMs = performance.now() - t0;
-    for (const f of this.#failures.list()) this.#dirty.mark(f.path, f.flags, f.since);
-    const drained = this.#dirty.drain();
-    const renames = this.#renames.splice(0);
-    const t1 = performance.now();
+    const input = this.#q.take({ includeFailed: true, forceAll: true });
     if (options.signal?.aborted) {
-      this.#dirty.restore(drained.entries);
-      this.#renames.unshift(...renames);
+      this.#q.giveBack(input);
       return { ok: false, message: 'aborted before the final delta' };
     }
-    const outcome = await executeBatch(this.#o, { entries: drained.entries, oldest: drained.oldest, renames, recentlySynced: this.#recent, hardlinks: this.#hardlinks, forceAll: true }, Date.now(), options.signal);
+    const t1 = performance.now();
+    const outcome = await executeBatch(this.#o, input, Date.now(), options.signal);
     const syncMs = performance.now() - t1;
     if (outcome.kind === 'retry' || outcome.failed.length > 0) {
-      this.#dirty.restore(drained.entries);
-      const why = outcome.kind === 'retry' ? outcome.message : `${outcome.failed.length} paths failed: ${outcome.failed.slice(0, 3).map((f) => `${display(f.path)}: ${f.message}`).join('; ')}`;
+      this.#q.giveBack({ ...input, renames: [] });
+      const why = outcome.kind === 'retry' ? outcome.message : `${outcome.failed.length} paths failed: ${outcome.failed.slice(0, 3).map((f) => f.message).join('; ')}`;
       return { ok: false, message: `final delta failed: ${why}` };
     }
-    for (const e of drained.entries) this.#failures.clear(e.path);
+    this.#q.landed(input, outcome, Date.now(), this.bus);
+    this.#q.clearFailures(input.entries.map((e) => e.path));
     this.#emitQueue();
-    return { ok: true, paths: drained.entries.length, files: outcome.files, bytes: outcome.bytes, barrierMs, syncMs, entries: drained.entries };
+    return { ok: true, paths: input.entries.length, files: outcome.files, bytes: outcome.bytes, barrierMs, syncMs, entries: input.entries };
   }
 
   /** Cutover hook: the share is now at the source path; mirroring ends for good. */
   async markCutOver(): Promise<void> {
     this.#paused = true;
     // changes seen after the final delta happened on the old tree (now hidden): nothing is pending any more
-    this.#dirty.drain();
-    this.#renames.length = 0;
+    this.#q.discard();
     this.#setState('cut-over');
     this.#emitQueue();
-    if (this.#heartbeat.timer) clearInterval(this.#heartbeat.timer);
-    this.#heartbeat.timer = null;
     await this.#o.watcher.close();
   }
 
@@ -493,7 +386,7 @@ export class Mirror implements JobControl {
       if (this.#timer) clearTimeout(this.#timer);
       if (this.#heartbeat.timer) clearInterval(this.#heartbeat.timer);
       if (this.#failureTimer) clearTimeout(this.#failureTimer);
-      if (this.#inFlight === null) this.#finishStop();
+      if (!this.#q.busy) this.#finishStop();
     }
     await this.#stopped.wait();
   }
@@ -507,10 +400,8 @@ export class Mirror implements JobControl {
     void this.#o.watcher.close().finally(() => this.#stopped.finish());
   }
 
-  /** Pending work to persist on stop: the dirty paths and renames not yet on the target. */
+  /** Pending work to persist on stop: the dirty, in-flight and failed paths and renames not yet on the target. */
   pending(): { entries: DirtyEntry[]; renames: Rename[] } {
-    const failed = this.#failures.list().map((f) => ({ path: f.path, flags: f.flags, since: f.since }));
-    return { entries: [...(this.#inFlight ?? []), ...this.#dirty.peek(), ...failed], renames: [...this.#renames] };
+    return this.#q.pending();
   }
 }
-

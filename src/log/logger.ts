@@ -54,6 +54,14 @@ function message(event: LivesyncEvent): string {
   switch (event.type) {
     case 'state':
       return `state ${event.state}${event.reason ? `: ${event.reason}` : ''}`;
+    case 'watch-ready':
+      return `watching ${event.watchedDirs} directories (${event.watcher}, ready in ${event.durationMs} ms)`;
+    case 'seed-start':
+      return `seed started (${event.workers} rsync worker${event.workers === 1 ? '' : 's'})`;
+    case 'seed-done':
+      return `seed done: ${event.files} files, ${event.bytes} bytes copied in ${event.durationMs} ms`;
+    case 'overflow':
+      return `inotify queue overflow #${event.total}: rescanning the tree (watches stay in place)`;
     case 'batch-done':
       return `synced ${event.paths} paths (${event.files} files, ${event.bytes} bytes) in ${event.durationMs} ms`;
     case 'seed-progress': {

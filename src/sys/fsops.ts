@@ -95,7 +95,8 @@ export async function multiLinkFiles(root: string, under: readonly RelPath[] = [
   // argv is UTF-8 text: a start path with bytes that are not UTF-8 cannot be passed; search its root instead
   const encodable = starts.every((s) => Buffer.from(Buffer.from(s, 'latin1').toString('utf8'), 'utf8').equals(Buffer.from(s, 'latin1')));
   const args = (encodable ? starts : [rootText]).map((s) => Buffer.from(s, 'latin1').toString('utf8'));
-  const res = await run('find', [...args, '-xdev', '(', '-type', 'f', '-o', '-type', 'l', ')', '-links', '+1', '-printf', '%D %i %p\\0'], { encoding: 'latin1' });
+  const inum = inodes.length === 0 ? [] : ['(', ...inodes.flatMap((ino, i) => [...(i > 0 ? ['-o'] : []), '-inum', String(ino)]), ')'];
+  const res = await run('find', [...args, '-xdev', '(', '-type', 'f', '-o', '-type', 'l', ')', '-links', '+1', ...inum, '-printf', '%D %i %p\\0'], { encoding: 'latin1' });
   const prefix = `${rootText}/`;
   return res.stdout
     .split('\0')

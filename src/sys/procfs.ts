@@ -220,3 +220,28 @@ export function readSysctl(name: string): string | undefined {
     return undefined;
   }
 }
+
+/** Where the cgroup v2 hierarchy and the v1 freezer are mounted in our namespace (from mountinfo). */
+export function cgroupMounts(): { v2: string | undefined; freezer: string | undefined } {
+  let v2: string | undefined;
+  let freezer: string | undefined;
+  for (const line of (slurp('/proc/self/mountinfo') ?? '').split('\n')) {
+    const [pre, post] = line.split(' - ');
+    const mountPoint = pre?.split(' ')[4]?.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+    const [fsType, , options] = (post ?? '').split(' ');
+    if (fsType === 'cgroup2' && v2 === undefined) v2 = mountPoint;
+    if (fsType === 'cgroup' && options?.split(',').includes('freezer') && freezer === undefined) freezer = mountPoint;
+  }
+  return { v2, freezer };
+}
+
+/** Whether the process's cgroup is frozen (v2 cgroup.events "frozen 1", v1 freezer.state FROZEN/FREEZING). */
+export function cgroupFrozen(pid: number, mounts: { v2: string | undefined; freezer: string | undefined }): boolean {
+  for (const line of (slurp(`/proc/${pid}/cgroup`) ?? '').split('\n')) {
+    const [, controllers, path] = line.match(/^(\d+):([^:]*):(.*)$/)?.slice(1).length ? (line.match(/^\d+:([^:]*):(.*)$/) ?? []) : [];
+    if (path === undefined) continue;
+    if (controllers === '' && mounts.v2 && /^frozen 1$/m.test(slurp(`${mounts.v2}${path}/cgroup.events`) ?? '')) return true;
+    if (controllers?.split(',').includes('freezer') && mounts.freezer && /FROZEN|FREEZING/.test(slurp(`${mounts.freezer}${path}/freezer.state`) ?? '')) return true;
+  }
+  return false;
+}

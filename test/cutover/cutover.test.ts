@@ -42,7 +42,7 @@ async function withRig(files: number, env: Record<string, string>, body: (rig: R
 
 async function cutover(rig: Rig, extra: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string; report: Record<string, unknown> | null }> {
   const r = await cli(['cutover', '--state-dir', rig.state, '--yes', '--json', ...extra], { timeoutMs: 120_000 });
-  let report: Record<string, unknown> | null = null;
+  let report: Record<string, unknown> | null;
   try {
     report = JSON.parse(r.stdout) as Record<string, unknown>;
   } catch {

@@ -59,7 +59,7 @@ export function counters(root: string): Record<string, { count: number; last: nu
   const sub = join(root, 'app', 'sub');
   const out: Record<string, { count: number; last: number; gaps: Array<[number, number]> }> = {};
   for (const name of ['rel.log', 'held.log', 'positioned.dat']) {
-    let nums: number[] = [];
+    let nums: number[];
     try {
       nums = readFileSync(join(sub, name), 'latin1').split('\n').filter((l) => l.trim() !== '' && !l.includes('\0')).map(Number);
     } catch {

@@ -1,7 +1,7 @@
 /** `livesync demo`: a self-contained demonstration in a private mount namespace (root only). */
 import { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ToolError, QuietExit } from '../../errors/errors.ts';
 import { ExitCode } from '../../errors/exit-codes.ts';

@@ -1,0 +1,190 @@
+/**
+ * Everything the mirror knows about what is not yet on the target, in one place: the dirty set, the renames
+ * to replay, the batch in flight, the failed paths waiting for their retry, the recently synced paths (for the
+ * same-tick rule) and the hard-link index. No timers and no events of its own: the mirror (src/engine/mirror.ts)
+ * decides when; this decides what.
+ */
+import { parentOf, display, type RelPath } from '../util/bpath.ts';
+import type { EventBus } from '../events/event.ts';
+import type { WatchChange } from '../watch/types.ts';
+import { multiLinkFiles } from '../sys/fsops.ts';
+import { DATA, DEEP, DirtySet, GONE, META, type DirtyEntry } from './dirty-set.ts';
+import { SAME_TICK_WINDOW_MS } from './batch-plan.ts';
+import type { Rename } from './batch-runner.ts';
+import type { BatchInput, BatchOutcome } from './batch.ts';
+import { FailedPaths } from './failures.ts';
+import { HardLinkIndex } from './hardlinks.ts';
+import { isCookie } from './cookies.ts';
+
+/** First-seen time given to cookie changes: later than any real change, so they never count as lag. */
+export const COOKIE_SINCE = Number.MAX_SAFE_INTEGER;
+
+export class SyncQueue {
+  readonly dirty = new DirtySet();
+  readonly hardlinks: HardLinkIndex;
+  /** deletions seen since the last batch started (the mass-delete guard reads it) */
+  pendingDeletes = 0;
+  #renames: Rename[] = [];
+  #inFlight: DirtyEntry[] | null = null;
+  #inFlightOldest: number | null = null;
+  #failures = new FailedPaths();
+  #recent = new Map<RelPath, number>();
+  #linkSearch: Promise<void> | null = null;
+  #source: string;
+
+  constructor(source: string) {
+    this.#source = source;
+    this.hardlinks = new HardLinkIndex(source);
+  }
+
+  /** Marks what a watcher read reported. `onCookie` is told about cookie files seen. */
+  absorb(changes: readonly WatchChange[], now: number, onCookie: (path: RelPath) => void): void {
+    const d = this.dirty;
+    for (const c of changes) {
+      switch (c.kind) {
+        case 'change': {
+          // livesync's own cookies are synced like anything else but never count as lag
+          const cookie = isCookie(c.path);
+          const since = cookie ? COOKIE_SINCE : now;
+          d.mark(c.path, c.isDir ? META : META | DATA, since);
+          if (!c.isDir && c.path !== '') d.mark(parentOf(c.path), META, since);
+          if (cookie) onCookie(c.path);
+          break;
+        }
+        case 'delete':
+          this.pendingDeletes++;
+          d.mark(c.path, c.isDir ? META | DEEP | GONE : META | GONE, now);
+          d.mark(parentOf(c.path), META, now);
+          break;
+        case 'move':
+          d.move(c.from, c.to, now);
+          this.#renames.push({ from: c.from, to: c.to, isDir: c.isDir });
+          d.mark(parentOf(c.from), META, now);
+          d.mark(parentOf(c.to), META, now);
+          break;
+        case 'subtree':
+          d.mark(c.path, META | DEEP, now);
+          if (c.path !== '') d.mark(parentOf(c.path), META, now);
+          break;
+      }
+    }
+  }
+
+  get pendingCount(): number {
+    return this.dirty.size + this.#renames.length;
+  }
+
+  get inFlightCount(): number {
+    return this.#inFlight?.length ?? 0;
+  }
+
+  get busy(): boolean {
+    return this.#inFlight !== null;
+  }
+
+  /** Failed paths whose backoff has passed go back into the dirty set. */
+  requeueDue(now: number): void {
+    for (const f of this.#failures.due(now)) this.dirty.mark(f.path, f.flags, f.since);
+  }
+
+  nextRetryAt(): number | null {
+    return this.#failures.nextRetryAt();
+  }
+
+  /** Hands out everything pending as one batch (O(entries)); it is in flight until `settle`. */
+  take(options: { includeFailed?: boolean; forceAll?: boolean } = {}): BatchInput {
+    if (options.includeFailed) for (const f of this.#failures.list()) this.dirty.mark(f.path, f.flags, f.since);
+    const drained = this.dirty.drain();
+    this.pendingDeletes = 0;
+    this.#inFlight = drained.entries;
+    this.#inFlightOldest = drained.oldest;
+    return { entries: drained.entries, oldest: drained.oldest, renames: this.#renames.splice(0), recentlySynced: this.#recent, hardlinks: this.hardlinks, forceAll: options.forceAll ?? false };
+  }
+
+  /** The batch could not be trusted to have landed: everything goes back, first-seen times kept. */
+  giveBack(input: BatchInput): void {
+    this.dirty.restore(input.entries);
+    this.#renames.unshift(...input.renames);
+    this.#inFlight = null;
+    this.#inFlightOldest = null;
+  }
+
+  /**
+   * The batch landed except `outcome.failed`: record failures and recoveries (as events), remember what was
+   * synced for the same-tick rule, and queue the parents of deletions for an mtime touch-up. Returns the
+   * number of failed paths.
+   */
+  landed(input: BatchInput, outcome: Extract<BatchOutcome, { kind: 'landed' }>, started: number, bus: EventBus): number {
+    this.#inFlight = null;
+    this.#inFlightOldest = null;
+    const byPath = new Map(input.entries.map((e) => [e.path, e]));
+    const failed = new Set<RelPath>();
+    const now = Date.now();
+    for (const f of outcome.failed) {
+      failed.add(f.path);
+      const e = byPath.get(f.path);
+      const rec = this.#failures.record(f.path, f.message, e?.flags ?? META | DATA, e?.since ?? input.oldest ?? started, now);
+      bus.emit({ type: 'path-failed', path: display(f.path), message: f.message, attempts: rec.attempts });
+    }
+    for (const e of input.entries) {
+      if (!failed.has(e.path) && this.#failures.clear(e.path)) bus.emit({ type: 'path-recovered', path: display(e.path) });
+    }
+    for (const [p, t] of this.#recent) if (started - t > SAME_TICK_WINDOW_MS) this.#recent.delete(p);
+    for (const p of outcome.plan.flat) this.#recent.set(p, started);
+    for (const p of outcome.plan.forced) this.#recent.set(p, started);
+    // rsync sets a directory's mtime before deleting inside it: touch up the parents of deletions next batch
+    for (const e of input.entries) if (e.flags & GONE && e.path !== '') this.dirty.mark(parentOf(e.path), META, now);
+    return failed.size;
+  }
+
+  /** First-seen time of the oldest change not yet on the target (cookies excluded), or null. */
+  oldestUnsynced(): number | null {
+    const all = [this.dirty.oldest, this.#inFlightOldest, this.#failures.oldest()].filter((t): t is number => t !== null && t < COOKIE_SINCE);
+    return all.length === 0 ? null : Math.min(...all);
+  }
+
+  failedPaths(): Array<{ path: string; message: string; attempts: number }> {
+    return this.#failures.list().map((f) => ({ path: display(f.path), message: f.message, attempts: f.attempts }));
+  }
+
+  clearFailures(paths: readonly RelPath[]): void {
+    for (const p of paths) this.#failures.clear(p);
+  }
+
+  /** Pending work to persist: in-flight, dirty and failed entries, and renames not yet replayed. */
+  pending(): { entries: DirtyEntry[]; renames: Rename[] } {
+    const failed = this.#failures.list().map((f) => ({ path: f.path, flags: f.flags, since: f.since }));
+    return { entries: [...(this.#inFlight ?? []), ...this.dirty.peek(), ...failed], renames: [...this.#renames] };
+  }
+
+  /** Forget everything pending (after the cutover: those changes happened on the old tree). */
+  discard(): void {
+    this.dirty.drain();
+    this.#renames.length = 0;
+  }
+
+  /** Indexes every multi-link file of the tree (once, after the seed). */
+  async loadHardLinks(): Promise<void> {
+    for (const f of await multiLinkFiles(this.#source)) this.hardlinks.add(f.path, f.dev, f.ino);
+  }
+
+  /**
+   * A new link to an inode whose other names are unknown landed as a copy: search the tree for its names (one
+   * find at a time, in the background) and mark them together so the next batch's rsync -H links them.
+   */
+  resolveHardLinks(onFound: () => void): void {
+    if (this.#linkSearch) return;
+    const inodes = this.hardlinks.takeUnresolved();
+    if (inodes.length === 0) return;
+    const since = Date.now();
+    this.#linkSearch = multiLinkFiles(this.#source, [''], inodes).then((found) => {
+      this.#linkSearch = null;
+      for (const f of found) {
+        this.hardlinks.add(f.path, f.dev, f.ino);
+        this.dirty.mark(f.path, META, since);
+      }
+      if (found.length > 0) onFound();
+      this.resolveHardLinks(onFound);
+    });
+  }
+}
