@@ -21,6 +21,8 @@
  * Consecutive S/R/W ops on one thread run in one go when possible: a small position-independent sequencer
  * (below) is copied into the scratch area and executes their syscalls in a row, stopping at the first error
  * (then the remaining ops run one by one as above, so results are the same, only fewer stops).
+ * An injection not done after INJECT_TIMEOUT_MS is interrupted: the op fails with ETIMEDOUT, registers are
+ * restored at the session's end, and every later injection into that thread fails at once.
  * Death: EOF on stdin, SIGTERM/SIGHUP or the parent's death (PR_SET_PDEATHSIG) end the helper after the
  * current command; the kernel then detaches every tracee and they run again. x86-64 only.
  */

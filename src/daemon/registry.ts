@@ -24,7 +24,7 @@ export interface JobRecord {
   startedAt: number;
   /** livesync version of the daemon */
   version: string;
-  /** the metrics endpoint, host:port, when --metrics is on */
+  /** the metrics URL to scrape (http://host:port/metrics, the port actually bound), when --metrics is on */
   metrics?: string;
 }
 

@@ -4,7 +4,7 @@
  *   await {signal, `livesync stop`, halt} → stop the mirror (in-flight batch finishes, pending persisted) →
  *   dispose in reverse.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventBus } from '../events/event.ts';
 import { createLogger, logEvents } from '../log/logger.ts';
@@ -77,6 +77,7 @@ export async function runDaemon(options: Readonly<StartOptions>, ctx: RunContext
     const cutover = createCutoverHandler({ mirror, bus, info: mirror.info, mountSpec: options.mount });
     await using control = await serveControl(mirror, tracker, lock, { version: VERSION, cutover });
     void control.stopRequested.then(() => stopRequested?.());
+    reportPreviousPending(options, bus);
     const running = mirror.run();
     const why = await Promise.race([stopSignal, running.then(() => 'ended')]);
     if (why !== 'ended') {
@@ -108,6 +109,15 @@ async function mountTarget(options: Readonly<StartOptions>): Promise<void> {
       exitCode: ExitCode.config,
     });
   }
+}
+
+/** What the last run left pending: the seed reconciles it (an rsync pass of the tree); say so and forget it. */
+function reportPreviousPending(options: Readonly<StartOptions>, bus: EventBus): void {
+  const file = join(options.stateDir, `${options.name}.pending`);
+  if (!existsSync(file)) return;
+  const count = readFileSync(file).toString('latin1').split('\0').filter((e) => e !== '').length;
+  bus.emit({ type: 'info', message: `${count} paths were pending when the job last stopped; the seed reconciles them`, data: { pending: count } });
+  rmSync(file, { force: true });
 }
 
 /** Pending paths survive a stop: the next start reconciles with a full pass anyway, this is the record. */

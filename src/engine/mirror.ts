@@ -126,7 +126,7 @@ export class Mirror implements JobControl {
         await this.#q.loadHardLinks();
         this.#seeded = true;
         this.#setState('catching-up');
-        this.#schedule(true);
+        if (this.#q.pendingCount === 0) this.#afterBatch([]); else this.#schedule(true); // status e2e: #schedule is a no-op on an empty queue, so a quiet job with --no-heartbeat stayed catching-up forever
         return;
       }
       const wait = backoffMs(attempt);

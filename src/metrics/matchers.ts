@@ -6,15 +6,17 @@ import type { EventBus, EventOf, EventType, LivesyncEvent } from '../events/even
 import { MIRROR_STATES } from '../status/states.ts';
 import type { StatusTracker } from '../status/tracker.ts';
 import type { Metrics } from './registry.ts';
+import { VERSION } from '../version.ts';
 
 type Matchers = { [T in EventType]?: (m: Metrics, e: EventOf<T>, tracker: StatusTracker) => void };
 
 const seconds = (ms: number): number => ms / 1000;
 
 export const MATCHERS: Matchers = {
-  // identity of the job, as labels of livesync_job_info
+  // identity of the job, as labels of livesync_job_info; the metrics are served by the daemon itself, so an
+  // event without a version (the engine does not announce one) is this process's version
   job: (m, e) => {
-    m.info.labels(e.name, e.source, e.target, e.version ?? 'unknown').set(1);
+    m.info.labels(e.name, e.source, e.target, e.version ?? VERSION).set(1);
     m.startTime.set(seconds(e.time));
   },
   // exactly one state series is 1

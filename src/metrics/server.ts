@@ -63,5 +63,8 @@ export async function startMetricsServer(bus: EventBus, tracker: StatusTracker, 
       await closeHttp();
     })());
   const urlHost = host.includes(':') ? `[${host}]` : host;
-  return { host, port, url: `http://${urlHost}:${port}${METRICS_PATH}`, metrics, close, [Symbol.asyncDispose]: close };
+  const url = `http://${urlHost}:${port}${METRICS_PATH}`;
+  // the log names the bound address (the port the kernel chose for --metrics HOST:0); the job record has it too
+  bus.emit({ type: 'info', message: `serving metrics at ${url}`, data: { metrics: url } });
+  return { host, port, url, metrics, close, [Symbol.asyncDispose]: close };
 }

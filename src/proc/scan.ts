@@ -4,7 +4,7 @@
  * file mappings and locks. Cheap device filter first (stat), then the mount id (fdinfo, or our own O_PATH
  * open of the magic link) decides membership (tree.ts). No verdicts here (verdicts.ts), no kcmp (survey.ts).
  */
-import { elfClass, listFds, listPids, listTasks, nsId, readLink, readMaps, readStat, readStatus, readUnixSockets, statId, type FileId, type MapLine, type ProcStat } from '../sys/procfs.ts';
+import { cgroupFrozen, cgroupMounts, elfClass, listFds, listPids, listTasks, nsId, readLink, readMaps, readStat, readStatus, readUnixSockets, statId, type FileId, type MapLine, type ProcStat } from '../sys/procfs.ts';
 import { mntIdOf, readFdInfo, readLocks, type LockLine } from '../sys/procfs-fdinfo.ts';
 import { inTree, relOf, resolveTree, stripDeleted } from './tree.ts';
 import type { FdType, Item, ProcInfo, Tree } from './types.ts';
@@ -27,6 +27,7 @@ export interface ScanCtx {
   unix: Map<string, Map<string, string>>;
   /** /proc/locks entries on the tree's device, read once per scan */
   locks: LockLine[];
+  cgroups: ReturnType<typeof cgroupMounts>;
 }
 
 export interface RawScan {
@@ -45,6 +46,7 @@ export function scanContext(tree: Tree): ScanCtx {
     selfRoot: statId('/proc/self/root'),
     unix: new Map(),
     locks: readLocks().filter((l) => l.dev === tree.dev),
+    cgroups: cgroupMounts(),
   };
 }
 
@@ -170,6 +172,7 @@ export function scanProcess(ctx: ScanCtx, pid: number, extraTables: number[] = [
     elfClass: elfClass(pid),
     sameMountNs: nsId(pid, 'mnt') === ctx.selfMntNs,
     sameRoot: rootId !== undefined && rootId.dev === ctx.selfRoot?.dev && rootId.ino === ctx.selfRoot.ino,
+    cgroupFrozen: cgroupFrozen(pid, ctx.cgroups),
   };
   return { info, items, tasks };
 }
@@ -188,6 +191,7 @@ function bareInfo(pid: number, st: ProcStat, vdso: string | null, tables: number
     elfClass: undefined,
     sameMountNs: true,
     sameRoot: true,
+    cgroupFrozen: false,
     vdso,
     tables,
   };

@@ -82,6 +82,8 @@ export interface ProcInfo {
   elfClass: number | undefined;
   sameMountNs: boolean;
   sameRoot: boolean;
+  /** in a frozen cgroup (v2 cgroup.freeze, v1 freezer) */
+  cgroupFrozen: boolean;
   /** [vdso] start address, hex */
   vdso: string | null;
   /** threads owning distinct fd tables (the leader first) */

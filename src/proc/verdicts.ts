@@ -112,6 +112,8 @@ export const PROCESS_POLICY = {
   'seccomp-filter': { when: (p, env) => p.seccomp === 2 && !env.canSuspendSeccomp, text: () => 'seccomp filter (cannot be suspended here)' },
   // stuck in uninterruptible sleep: it would not stop within the freeze timeout
   'uninterruptible-sleep': { when: (p, env) => env.stuckInD.has(p.pid), text: () => 'uninterruptible sleep (D state) persists' },
+  // a frozen cgroup: the threads stop for ptrace but never run an injected syscall (nor anything else)
+  'cgroup-frozen': { when: (p) => p.cgroupFrozen, text: () => 'its cgroup is frozen (thaw it first)' },
   // stopped by a signal (job control): thawing would not resume it, injecting into a group-stop is unsound
   stopped: { when: (p) => p.state === 'T', text: () => 'stopped by a signal (kill -CONT it first)' },
   // the injector speaks x86-64 syscalls only

@@ -40,7 +40,8 @@ export function failedPaths(stderr: string, roots: readonly string[], listed: Re
     const message = line.replace(/^rsync: (\[[a-z]+\] )?/, '').trim();
     for (const m of line.matchAll(/"((?:[^"\\]|\\.)*)"/g)) {
       const rel = relative(unescapeRsync(m[1]!), roots);
-      const owner = belongs(rel, listed);
+      // issue 3 fix: a failed mkstemp names only rsync's temp file; without this mapping the file counted as landed
+      const owner = line.includes('mkstemp "') ? tempOwner(rel, listed) : belongs(rel, listed);
       if (owner !== null) out.set(owner, message);
     }
   }
@@ -56,4 +57,25 @@ function belongs(rel: RelPath, listed: ReadonlyMap<RelPath, boolean>): RelPath |
   }
   if (listed.get('') === true && rel !== '' && !rel.startsWith('/')) return rel;
   return null;
+}
+
+/** rsync truncates the NAME in a temp file name `.NAME.XXXXXX` to this many bytes (NAME_MAX - 8). */
+const TEMP_NAME_MAX = 247;
+
+/**
+ * rsync creates each file as a temp file `.NAME.XXXXXX` next to it, and a failed mkstemp names only that temp
+ * file: map it back to the batch path it stands for (a name cut short: the listed file of that directory it
+ * begins, else the recursive entry above it, re-synced whole).
+ */
+function tempOwner(rel: RelPath, listed: ReadonlyMap<RelPath, boolean>): RelPath | null {
+  const m = /^((?:[^]*\/)?)\.([^/]+)\.[A-Za-z0-9]{6}$/.exec(rel);
+  if (!m) return belongs(rel, listed);
+  const dir = m[1]!;
+  const stem = m[2]!;
+  if (stem.length < TEMP_NAME_MAX) return belongs(dir + stem, listed);
+  for (const p of listed.keys()) if (p.startsWith(dir + stem) && !p.includes('/', dir.length)) return p;
+  for (let d = dir.slice(0, -1); ; d = d.slice(0, Math.max(0, d.lastIndexOf('/')))) {
+    if (listed.get(d) === true) return d;
+    if (d === '') return null;
+  }
 }

@@ -238,10 +238,11 @@ export function cgroupMounts(): { v2: string | undefined; freezer: string | unde
 /** Whether the process's cgroup is frozen (v2 cgroup.events "frozen 1", v1 freezer.state FROZEN/FREEZING). */
 export function cgroupFrozen(pid: number, mounts: { v2: string | undefined; freezer: string | undefined }): boolean {
   for (const line of (slurp(`/proc/${pid}/cgroup`) ?? '').split('\n')) {
-    const [, controllers, path] = line.match(/^(\d+):([^:]*):(.*)$/)?.slice(1).length ? (line.match(/^\d+:([^:]*):(.*)$/) ?? []) : [];
-    if (path === undefined) continue;
+    const m = /^\d+:([^:]*):(.*)$/.exec(line);
+    if (!m) continue;
+    const [, controllers = '', path = ''] = m;
     if (controllers === '' && mounts.v2 && /^frozen 1$/m.test(slurp(`${mounts.v2}${path}/cgroup.events`) ?? '')) return true;
-    if (controllers?.split(',').includes('freezer') && mounts.freezer && /FROZEN|FREEZING/.test(slurp(`${mounts.freezer}${path}/freezer.state`) ?? '')) return true;
+    if (controllers.split(',').includes('freezer') && mounts.freezer && /FROZEN|FREEZING/.test(slurp(`${mounts.freezer}${path}/freezer.state`) ?? '')) return true;
   }
   return false;
 }

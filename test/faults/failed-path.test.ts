@@ -51,3 +51,29 @@ test('a path that fails (immutable on the target) is reported, retried, and sync
     execFileSync('chattr', ['-i', blocked], { stdio: 'ignore' });
   }
 });
+
+test('files that cannot be created in a blocked target directory are failed paths too (rsync names only its temp files)', { skip, timeout: 120_000 }, async () => {
+  using src = tmpfsDir('f-faildir-src');
+  using dst = tmpfsDir('f-faildir-dst');
+  using state = tmpfsDir('f-faildir-state', '16m', '700');
+  populate(src.path, 200, 4);
+  const blockedDir = `${dst.path}/d2`;
+  try {
+    await using d = new Daemon([src.path, dst.path, '--state-dir', state.path, '--name', 'faildir']);
+    await d.waitState('in-sync', 60_000);
+    execFileSync('chattr', ['+i', blockedDir]);
+    // rsync reports these as `mkstemp "DST/d2/.new.XXXXXX" failed`: the temp name, not the file's own
+    writeFileSync(`${src.path}/d2/new`, 'new file\n');
+    writeFileSync(`${src.path}/d2/file0`, 'rewritten\n');
+    const failing = await statusUntil(state.path, 'faildir', (s) => s.failedPaths.some((f) => f.path === 'd2/new') && s.failedPaths.some((f) => f.path === 'd2/file0'), 30_000);
+    const paths = failing.failedPaths.map((f) => f.path).sort();
+    assert.ok(paths.includes('d2/new') && paths.includes('d2/file0'), `failing: ${JSON.stringify(failing.failedPaths)}`);
+    execFileSync('chattr', ['-i', blockedDir]);
+    const healed = await statusUntil(state.path, 'faildir', (s) => s.failedPathCount === 0, 60_000);
+    assert.equal(healed.failedPathCount, 0, `still failing: ${JSON.stringify(healed.failedPaths)}`);
+    assert.deepEqual(await converge(src.path, dst.path, 30_000), []);
+    assert.equal(await d.stop(), 0);
+  } finally {
+    execFileSync('chattr', ['-i', blockedDir], { stdio: 'ignore' });
+  }
+});
