@@ -23,7 +23,9 @@ import { makeTree, scratch, timeCommand } from './tools.ts';
 const SIZES = (process.env['BENCH_CUTOVER_SIZES'] ?? '10000,100000,1000000').split(',').map(Number);
 const RUNS = Number(process.env['BENCH_CUTOVER_RUNS'] ?? 3);
 const DIRTY = 1000;
-const DIRTY_SPAN_MS = 1000;
+/** the dirtying is spread over this long and aimed to end AIM_MS before the freeze: all of it in the last second */
+const DIRTY_SPAN_MS = 900;
+const AIM_MS = 50;
 
 /** Timestamping writers; every record is `seq monotonic_ns`, 5 ms apart. */
 const PY_WRITER = `
@@ -57,6 +59,8 @@ for k, (p, size) in enumerate(files):
 print('%.6f' % time.time(), flush=True)
 sys.stdin.readline()
 `;
+
+const med = (xs: number[]): number => median(xs.filter(Number.isFinite));
 
 const WRITERS = ['rel.log', 'held.log', 'pos.dat'] as const;
 
@@ -161,12 +165,12 @@ async function livesyncRun(rig: Rig, scenario: 'zoo' | 'dirty', tag: string, lea
     };
     let res;
     if (dirtier) {
-      // aim the freeze at the end of the dirtying second: start the CLI `leadMs` before it
-      const early = Math.max(0, leadMs - DIRTY_SPAN_MS);
+      // aim the freeze AIM_MS after the end of the dirtying: start the CLI `leadMs` before that moment
+      const early = Math.max(0, leadMs - DIRTY_SPAN_MS - AIM_MS);
       const pending = early > 0 ? go() : null;
       await sleep(early);
       dirtier.stdin!.write('go\n');
-      if (!pending) await sleep(Math.max(0, DIRTY_SPAN_MS - leadMs));
+      if (!pending) await sleep(Math.max(0, DIRTY_SPAN_MS + AIM_MS - leadMs));
       res = await (pending ?? go());
     } else res = await go();
     const report = JSON.parse(res.stdout) as { outcome: string; freezeMs: number | null; finalDelta: { paths: number; syncMs: number } | null; steps: Array<{ step: string; ms: number }> };
@@ -244,8 +248,10 @@ async function benchSize(files: number): Promise<SizeResult> {
     for (let k = 0; k < RUNS; k++) {
       process.stderr.write(`bench: cutover ${files} files, round ${k + 1}/${RUNS}\n`);
       out.a.push(await livesyncRun(rig, 'zoo', `a${k}`, 0, k));
-      const lead = median(out.a.map((r) => r.leadMs).filter(Number.isFinite));
-      out.b.push(await livesyncRun(rig, 'dirty', `b${k}`, Number.isFinite(lead) ? lead : 400, k));
+      // CLI → freeze lead time, learnt from the earlier (b) runs (prepare waits for an in-flight batch), else (a)
+      const leadB = med(out.b.map((r) => r.leadMs));
+      const leadA = med(out.a.map((r) => r.leadMs));
+      out.b.push(await livesyncRun(rig, 'dirty', `b${k}`, Number.isFinite(leadB) ? leadB : Number.isFinite(leadA) ? leadA + 150 : 500, k));
       try {
         out.art.push(await runArticle(src.path, share.path, `c${k}`));
       } finally {
@@ -262,7 +268,6 @@ async function benchSize(files: number): Promise<SizeResult> {
 
 const sec = (ms: number): string => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(3)} s` : '—');
 const msf = (ms: number): string => (Number.isFinite(ms) ? `${Math.round(ms)}` : '—');
-const med = (xs: number[]): number => median(xs.filter(Number.isFinite));
 const range = (xs: number[]): string => `${sec(Math.min(...xs))}–${sec(Math.max(...xs))}`;
 const label = (n: number): string => (n >= 1_000_000 ? `${n / 1_000_000}M` : `${n / 1000}k`);
 

@@ -95,6 +95,14 @@ export const STEPS: readonly Step[] = [
       ctx.oldMounted = true;
       await ctx.mirror.quiesce();
       ctx.mirror.setCutoverState(true);
+      // plan again right before the freeze: the freeze surveys only the planned and new processes, and a process
+      // that started using the tree since preflight must not be missed
+      const planned = await ctx.mover().plan(ctx.info.source);
+      if (!planned.ok) throw new StepFailure('failed', planned.message);
+      planned.plan.processes = planned.plan.processes.filter((p) => !descendsFrom(p.info.pid, process.pid));
+      const blockers = planned.plan.processes.filter((p) => p.verdict === 'blocker');
+      if (blockers.length > 0) throw new StepFailure('precondition', `a process that cannot be moved started using the source: ${blockers.map((p) => `${p.info.pid} (${p.info.comm})`).join(', ')}`);
+      ctx.plan = planned.plan;
     },
     undo: async (ctx) => {
       ctx.mirror.setCutoverState(false);

@@ -28,6 +28,6 @@ export function massDelete(o: SafetyOptions, pendingDeletes: number, treeEntries
   if (pendingDeletes === 0) return null;
   if (sourceEmptied(o)) return `source root ${o.source} was emptied (${pendingDeletes} deletions pending); target left untouched (--allow-empty-source overrides)`;
   const limit = o.maxDelete === null ? 0 : 'count' in o.maxDelete ? o.maxDelete.count : Math.max(MASS_DELETE_FLOOR, Math.ceil((o.maxDelete.percent / 100) * treeEntries));
-  if (limit > 0 && pendingDeletes > limit) return `mass delete: ${pendingDeletes} paths deleted in the source since the last batch, above the limit of ${limit} (--max-delete); target left untouched`;
+  if (limit > 0 && pendingDeletes > limit) return `mass delete: ${pendingDeletes} paths deleted in the source within 10 s, above the limit of ${limit} (--max-delete); target left untouched`;
   return null;
 }

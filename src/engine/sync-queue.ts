@@ -18,12 +18,20 @@ import { isCookie } from './cookies.ts';
 
 /** First-seen time given to cookie changes: later than any real change, so they never count as lag. */
 export const COOKIE_SINCE = Number.MAX_SAFE_INTEGER;
+/** --max-delete also counts the deletions propagated within this many seconds (src/engine/safety.ts). */
+export const MASS_DELETE_WINDOW_S = 10;
 
 export class SyncQueue {
   readonly dirty = new DirtySet();
   readonly hardlinks: HardLinkIndex;
-  /** deletions seen since the last batch started (the mass-delete guard reads it) */
-  pendingDeletes = 0;
+  /** deletions seen since the last batch started */
+  #newDeletes = 0;
+  /**
+   * issue 3 fix: deletions handed to batches, per second, over the last MASS_DELETE_WINDOW_S. The guard used to
+   * count only since the last batch, and a batch runs every few ms, so an rm -rf spread over many batches
+   * never tripped --max-delete.
+   */
+  #takenDeletes = new Map<number, number>();
   #renames: Rename[] = [];
   #inFlight: DirtyEntry[] | null = null;
   #inFlightOldest: number | null = null;
@@ -52,7 +60,7 @@ export class SyncQueue {
           break;
         }
         case 'delete':
-          this.pendingDeletes++;
+          this.#newDeletes++;
           d.mark(c.path, c.isDir ? META | DEEP | GONE : META | GONE, now);
           d.mark(parentOf(c.path), META, now);
           break;
@@ -68,6 +76,17 @@ export class SyncQueue {
           break;
       }
     }
+  }
+
+  /** The mass-delete guard's count: deletions not yet in a batch, plus those batched in the last MASS_DELETE_WINDOW_S. */
+  get pendingDeletes(): number {
+    const second = Math.floor(Date.now() / 1000);
+    let n = this.#newDeletes;
+    for (const [s, count] of this.#takenDeletes) {
+      if (second - s >= MASS_DELETE_WINDOW_S) this.#takenDeletes.delete(s);
+      else n += count;
+    }
+    return n;
   }
 
   get pendingCount(): number {
@@ -95,7 +114,9 @@ export class SyncQueue {
   take(options: { includeFailed?: boolean; forceAll?: boolean } = {}): BatchInput {
     if (options.includeFailed) for (const f of this.#failures.list()) this.dirty.mark(f.path, f.flags, f.since);
     const drained = this.dirty.drain();
-    this.pendingDeletes = 0;
+    const second = Math.floor(Date.now() / 1000);
+    if (this.#newDeletes > 0) this.#takenDeletes.set(second, (this.#takenDeletes.get(second) ?? 0) + this.#newDeletes);
+    this.#newDeletes = 0;
     this.#inFlight = drained.entries;
     this.#inFlightOldest = drained.oldest;
     return { entries: drained.entries, oldest: drained.oldest, renames: this.#renames.splice(0), recentlySynced: this.#recent, hardlinks: this.hardlinks, forceAll: options.forceAll ?? false };

@@ -129,7 +129,7 @@ function emitGroup(prog: Program, units: Unit[], toRoot: string): void {
   const chain = prog.begin(opener.p.info.pid, opener.p.info.comm, 'fd', label(opener));
   const s = prog.session(opener.p.info.pid, opener.table, vdsoOf(opener.p));
   if (!s) {
-    for (const u of receivers) prog.begin(u.p.info.pid, u.p.info.comm, 'fd', label(u));
+    for (const u of receivers) prog.begin(u.p.info.pid, u.p.info.comm, 'fd', label(u)).missing = opener.table;
     return;
   }
   const path = cstr(under(toRoot, first.rel ?? ''));

@@ -57,6 +57,8 @@ export interface Chain {
   comm: string;
   kind: 'cwd' | 'fd' | 'watch' | 'lock';
   item: string;
+  /** the thread whose injection session could not be opened (then `ops` is empty) */
+  missing?: number;
   ops: number[];
   /** op -> the value it must return (e.g. the wd of inotify_add_watch) */
   expect: Map<number, number>;
@@ -80,6 +82,7 @@ export class Program {
   /** The session on `tid`, or undefined when it could not be opened (real pass). */
   session(pid: number, tid: number, vdso: number): Session | undefined {
     const s = this.sessions.get(tid);
+    if (!s && !this.sizing && this.#chain) this.#chain.missing = tid;
     if (s || !this.sizing) return s;
     const fresh = new Session(pid, tid, vdso);
     this.sessions.set(tid, fresh);

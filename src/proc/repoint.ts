@@ -58,10 +58,11 @@ function precheck(p: ProcPlan, toRoot: string): RepointProblem[] {
 /** The first op of a chain that failed, was skipped, or returned something else than expected. */
 function blame(chain: Chain, results: OpResult[], sessionErrors: Map<number, string>): RepointProblem | undefined {
   const base = { pid: chain.pid, comm: chain.comm, item: chain.item };
-  if (chain.ops.length === 0) {
-    const errno = [...sessionErrors.values()][0] ?? 'unknown';
-    return { ...base, reason: 'session-failed', detail: `could not start injecting into the process (${errno})` };
+  if (chain.missing !== undefined) {
+    const errno = sessionErrors.get(chain.missing) ?? 'unknown';
+    return { ...base, reason: 'session-failed', detail: `could not start injecting into thread ${chain.missing} (${errno})` };
   }
+  if (chain.ops.length === 0) return { ...base, reason: 'inject-failed', detail: 'nothing was injected' };
   for (const k of chain.ops) {
     const r = results[k];
     if (!r || r.status === 'skipped') return { ...base, reason: 'inject-failed', detail: `step ${k} skipped after an earlier failure` };

@@ -1,0 +1,104 @@
+/**
+ * Safety halts: when the source root disappears, is replaced, or is suddenly emptied, or more paths are deleted
+ * at once than --max-delete allows, the daemon stops propagating (state `halted`, a loud log line, `flush`
+ * exits 9) and leaves the target untouched: the target's entry count is the same before and after. The daemon
+ * process stays up (its status answers) until an operator stops it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readdirSync, renameSync, rmSync, unlinkSync } from 'node:fs';
+import { rootSkipReason, tmpfsDir } from '../helpers/ns.ts';
+import { Daemon } from '../helpers/daemon.ts';
+import { populate } from '../helpers/churn.ts';
+import { countEntries, flush, sleep, statusUntil } from './helpers.ts';
+
+const skip = rootSkipReason();
+
+/** A source directory one level below a tmpfs, so the test can remove or replace the root itself. */
+async function rig(prefix: string, extra: string[] = []): Promise<{ root: string; src: string; dst: string; state: string; daemon: Daemon } & AsyncDisposable> {
+  const base = tmpfsDir(`${prefix}-src`);
+  const dst = tmpfsDir(`${prefix}-dst`);
+  const state = tmpfsDir(`${prefix}-state`, '16m', '700');
+  const src = `${base.path}/data`;
+  mkdirSync(src);
+  populate(src, 1_000, 10);
+  const daemon = new Daemon([src, dst.path, '--state-dir', state.path, '--name', prefix, ...extra]);
+  await daemon.waitState('in-sync', 60_000);
+  return {
+    root: base.path,
+    src,
+    dst: dst.path,
+    state: state.path,
+    daemon,
+    async [Symbol.asyncDispose]() {
+      await daemon[Symbol.asyncDispose]();
+      state[Symbol.dispose]();
+      dst[Symbol.dispose]();
+      base[Symbol.dispose]();
+    },
+  };
+}
+
+/** Waits for `halted`, checks what the operator sees, and that the target was left exactly as it was. */
+async function assertHalted(r: { dst: string; state: string; daemon: Daemon }, name: string, before: number, reason: RegExp): Promise<void> {
+  const s = await statusUntil(r.state, name, (x) => x.state === 'halted', 30_000);
+  assert.equal(s.state, 'halted', `state ${s.state} (${s.stateReason})`);
+  assert.match(s.stateReason ?? '', reason);
+  assert.ok(r.daemon.records.some((l) => l.event === 'error' && l['code'] === 'E_HALTED'), 'a loud E_HALTED log line');
+  const f = await flush(r.state, name, 5_000);
+  assert.equal(f.code, 9, `flush exits 9 when halted: ${f.stdout}${f.stderr}`);
+  await sleep(1_000); // a batch that was going to run would have run by now
+  assert.equal(countEntries(r.dst), before, 'the target is untouched');
+  assert.equal(s.pid, r.daemon.child.pid, 'the daemon stays up, halted');
+}
+
+test('source root removed: halted, target untouched', { skip, timeout: 60_000 }, async () => {
+  await using r = await rig('h-gone');
+  const before = countEntries(r.dst);
+  rmSync(r.src, { recursive: true });
+  await assertHalted(r, 'h-gone', before, /disappeared or was replaced/);
+  assert.equal(await r.daemon.stop(), 0);
+});
+
+test('source root replaced by another directory: halted, target untouched', { skip, timeout: 60_000 }, async () => {
+  await using r = await rig('h-repl');
+  const before = countEntries(r.dst);
+  renameSync(r.src, `${r.root}/data.old`);
+  mkdirSync(r.src);
+  await assertHalted(r, 'h-repl', before, /disappeared or was replaced/);
+  assert.equal(await r.daemon.stop(), 0);
+});
+
+test('source root emptied (rm -rf of all its contents): halted, target untouched', { skip, timeout: 60_000 }, async () => {
+  await using r = await rig('h-empty');
+  const before = countEntries(r.dst);
+  for (const name of readdirSync(r.src, { encoding: 'buffer' })) rmSync(Buffer.concat([Buffer.from(`${r.src}/`), name]), { recursive: true });
+  await assertHalted(r, 'h-empty', before, /emptied|empty/);
+  assert.equal(await r.daemon.stop(), 0);
+});
+
+test('--max-delete COUNT: deleting more paths at once halts, target untouched', { skip, timeout: 60_000 }, async () => {
+  await using r = await rig('h-maxdel', ['--max-delete', '100']);
+  const before = countEntries(r.dst);
+  // 300 files of three directories, in one go: above the limit, far from emptying the source
+  for (let i = 0; i < 100; i++) for (const d of [0, 1, 2]) unlinkSync(`${r.src}/d${d}/file${i}`);
+  await assertHalted(r, 'h-maxdel', before, /mass delete.*--max-delete/);
+  assert.equal(await r.daemon.stop(), 0);
+});
+
+test('--max-delete COUNT: a slow mass delete spread over many batches still halts, at most COUNT propagated', { skip, timeout: 60_000 }, async () => {
+  await using r = await rig('h-slowdel', ['--max-delete', '100']);
+  const before = countEntries(r.dst);
+  // 10 deletions every 30 ms: every batch alone carries far fewer than the limit
+  for (let i = 0; i < 30; i++) {
+    for (let k = 0; k < 10; k++) unlinkSync(`${r.src}/d${i % 10}/file${k + 10 * Math.floor(i / 10)}`);
+    await sleep(30);
+  }
+  const s = await statusUntil(r.state, 'h-slowdel', (x) => x.state === 'halted', 30_000);
+  assert.equal(s.state, 'halted', `state ${s.state}: the 300 deletions went through`);
+  assert.match(s.stateReason ?? '', /mass delete.*--max-delete/);
+  await sleep(1_000);
+  const lost = before - countEntries(r.dst);
+  assert.ok(lost <= 100, `${lost} entries deleted on the target, above --max-delete 100`);
+  assert.equal(await r.daemon.stop(), 0);
+});
