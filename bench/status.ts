@@ -1,14 +1,16 @@
 /**
  * Status latency: how fast a running job answers `status` (goal: <= 50 ms while a 10k-file burst is being
- * mirrored), and what the status/metrics subscribers cost per event.
- *
- * Helpers for the end-to-end bench (a real daemon, a real burst):
- *   const stats = await sampleStatusWhile(socketPath, burstPromise);   // round trips while the burst runs
+ * mirrored), and what the status/metrics subscribers cost per event. `npm run bench status` runs both parts:
+ *   benchStatusStub()   a stub job on this process's loop: socket round trips idle and under a synthetic event
+ *                       storm, the CLI as a whole process, the subscribers' cost per event
+ *   benchStatusE2E()    (bench/status-e2e.ts) the real daemon: status during real 10k-file bursts (CLI and
+ *                       socket), heartbeat + metrics overhead on the burst, flush return after the last write
+ * Helpers shared with the e2e part:
  *   const one = await statusRoundTrip(socketPath);                       // connect + status + close, ms
  *   const cli = await cliStatusWallTime(stateDir, name);                 // `livesync status --json`, whole process
- * `benchStatus()` is the standalone section (stub job, synthetic event storm on the same event loop) and also
- * runs with `node bench/status.ts`. Anchors measured in the same run: a bare unix-socket ping-pong (the floor
- * of any answer) and `node -e 0` (the floor of any CLI invocation).
+ * Anchors measured in the same run: a bare unix-socket ping-pong (the floor of any answer) and `node -e 0` (the
+ * floor of any CLI invocation). `node bench/status.ts` alone runs the stub part (the e2e part needs root and
+ * the private mount namespace bench/run.ts sets up).
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,6 +25,7 @@ import { jobPaths, type JobPaths } from '../src/daemon/paths.ts';
 import { EventBus } from '../src/events/event.ts';
 import { startMetricsServer } from '../src/metrics/server.ts';
 import { StatusTracker } from '../src/status/tracker.ts';
+import { inPrivateMountNs } from '../src/sys/mount-ns.ts';
 import { CLI, StubJob } from '../test/status/stub-job.ts';
 
 export const STATUS_TARGET_MS = 50;
@@ -52,18 +55,6 @@ export async function statusRoundTrip(socketPath: string): Promise<number> {
   const ms = performance.now() - t0;
   await client[Symbol.asyncDispose]();
   return ms;
-}
-
-/** Status round trips, one every `intervalMs`, for as long as `until` is pending (e.g. a burst being mirrored). */
-export async function sampleStatusWhile(socketPath: string, until: Promise<unknown>, intervalMs = 20): Promise<LatencyStats> {
-  let done = false;
-  void until.finally(() => (done = true));
-  const samples: number[] = [];
-  while (!done) {
-    samples.push(await statusRoundTrip(socketPath));
-    await sleep(intervalMs);
-  }
-  return latencyStats(samples);
 }
 
 export async function sampleStatus(socketPath: string, rounds: number): Promise<LatencyStats> {
@@ -143,7 +134,7 @@ async function perEventCostUs(withSubscribers: boolean): Promise<number> {
 
 const fmt = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
 
-export async function benchStatus(rounds = 300): Promise<string> {
+export async function benchStatusStub(rounds = 300): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'lsbench-status-'));
   const paths = jobPaths(dir, 'bench');
   const job = new StubJob('bench', dir);
@@ -203,6 +194,14 @@ export async function benchStatus(rounds = 300): Promise<string> {
     await job[Symbol.asyncDispose]();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The whole section: the stub-job table, then the real-daemon tables (as root in a private mount namespace). */
+export async function benchStatus(rounds = 300): Promise<string> {
+  const stub = await benchStatusStub(rounds);
+  if (process.getuid?.() !== 0 || !inPrivateMountNs()) return `${stub}\n\n(real-daemon tables skipped: they need root, through \`npm run bench status\`)`;
+  const { benchStatusE2E } = await import('./status-e2e.ts');
+  return `${stub}\n\n${await benchStatusE2E()}`;
 }
 
 if (import.meta.main) process.stdout.write(`${await benchStatus()}\n`);

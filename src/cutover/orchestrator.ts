@@ -104,8 +104,9 @@ export async function runCutover(deps: CutoverDeps, options: CutoverOptions): Pr
           ctx.problems.push(`${step.name}: ${errorText(err)}`);
           continue; // forward only: the share is already at the source path
         }
-        // a failing mount-share may have half-mounted: undo it too
+        // a failing step may have done part of its work: its undo (idempotent) runs first
         if (step.name === COMMIT_STEP) await undoShareMount(ctx);
+        if (step.undo) undo.push(step);
         const undoErrors = await unwind(undo, ctx, journal);
         const precondition = err instanceof StepFailure && err.kind === 'precondition';
         if (undoErrors.length > 0) return report('rollback-incomplete', `${step.name} failed (${errorText(err)}) and the rollback is incomplete: ${undoErrors.join('; ')}`);
