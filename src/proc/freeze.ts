@@ -74,8 +74,16 @@ function unseen(plan: Plan, seen: ReadonlyMap<number, string>, held: ReadonlyMap
   const pids = listPids().filter((pid) => !held.has(pid) && !exclude.has(pid));
   const now = lastPid();
   const wrapMs = Number(readSysctl('kernel/pid_max') ?? 32768) / MAX_FORKS_PER_MS;
-  if (now !== undefined && now >= plan.lastPid && performance.now() - plan.startedAt < wrapMs) return pids.filter((pid) => !seen.has(pid));
-  return pids.filter((pid) => seen.get(pid) !== readStat(`/proc/${pid}`)?.starttime);
+  const fresh = now !== undefined && now >= plan.lastPid && performance.now() - plan.startedAt < wrapMs ? pids.filter((pid) => !seen.has(pid)) : pids.filter((pid) => seen.get(pid) !== readStat(`/proc/${pid}`)?.starttime);
+  // livesync's own children (an rsync or find it started) are never the application
+  return fresh.filter((pid) => !childOfExcluded(pid, exclude));
+}
+
+function childOfExcluded(pid: number, exclude: ReadonlySet<number>): boolean {
+  for (let p = readStat(`/proc/${pid}`)?.ppid, hops = 0; p !== undefined && p > 1 && hops < 64; p = readStat(`/proc/${p}`)?.ppid, hops++) {
+    if (exclude.has(p)) return true;
+  }
+  return false;
 }
 
 /** Releases some threads; if that took ending the helper, everything was released: the freeze is over. */
