@@ -10,20 +10,29 @@ import { COMMANDS } from './commands/index.ts';
 
 export function buildProgram(): Command {
   const program = new Command('livesync')
-    .description(
-      'Move a live application\'s data to a network share without stopping it.\n\n' +
-        'Typical use:\n' +
-        '  livesync start /srv/app /mnt/share     mirror continuously (foreground; run it under systemd)\n' +
-        '  livesync status                        lag, queue and throughput of the running job\n' +
-        '  livesync cutover                       freeze, final delta, mount the share at /srv/app, resume\n\n' +
-        'Exit codes: 0 ok, 1 bug, 2 usage, 3 configuration, 4 precondition failed, 5 rolled back,\n' +
-        '6 needs operator action, 7 daemon unreachable, 8 differences found, 9 unhealthy, 10 timeout.',
+    .description("Move a live application's data to a network share without stopping it.")
+    .addHelpText(
+      'after',
+      `
+Typical use:
+  livesync start /srv/app /mnt/share     mirror continuously (foreground; run it under systemd)
+  livesync status                        lag, queue and throughput of the running job
+  livesync flush                         wait until everything written so far is on the share
+  livesync cutover --dry-run             the plan: processes, dirty paths, mounts, estimated freeze
+  livesync cutover                       freeze, final delta, mount the share at /srv/app, resume
+  livesync verify                        prove the copy
+
+Exit codes: 0 ok, 1 bug, 2 usage, 3 configuration, 4 precondition failed (nothing changed),
+5 failed and rolled back, 6 needs operator action, 7 daemon unreachable, 8 differences found,
+9 unhealthy (halted/degraded), 10 timeout.  Every command: livesync COMMAND --help.
+`,
     )
+    .configureHelp({ helpWidth: 110 })
     .version('0.1.0')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s), writeOut: (s) => process.stdout.write(s) });
-  for (const define of COMMANDS) program.addCommand(define().exitOverride());
+  for (const define of COMMANDS) program.addCommand(define().exitOverride().configureHelp({ helpWidth: 110 }));
   return program;
 }
 
