@@ -5,7 +5,8 @@
  *           (a listed path missing from the source is deleted on the target: --delete-missing-args)
  *   forced  flat entries whose content must be compared regardless of size and mtime: DATA entries that were
  *           synced less than SAME_TICK_WINDOW_MS ago (a same-size rewrite inside one mtime tick would fool
- *           rsync's quick check), or every DATA entry when the caller asks (the cutover's final delta)
+ *           rsync's quick check), or every non-recursive entry when the caller asks (the cutover's final delta:
+ *           one rsync run instead of two)
  *   deep    directories synced recursively with --delete (new directories, overflow, collapsed bursts)
  *
  * Deep entries absorb flat entries below them. Order inside a list does not matter (rsync sorts).
@@ -47,7 +48,9 @@ export function planBatch(entries: DirtyEntry[], options: PlanOptions): BatchPla
     if (deep.length > 0 && underDeep(e.path)) continue;
     const last = options.recentlySynced.get(e.path);
     const sameTickRisk = last !== undefined && options.now - last < SAME_TICK_WINDOW_MS;
-    if (e.flags & DATA && (options.forceAll || sameTickRisk)) forced.push(e.path);
+    // forceAll (the cutover's final delta, inside the freeze): one rsync for every non-recursive entry, content
+    // always compared; a second process spawn would cost more than re-reading a few unchanged files
+    if (options.forceAll || (e.flags & DATA && sameTickRisk)) forced.push(e.path);
     else flat.push(e.path);
   }
   return { flat, forced, deep: dropNested(deep), entries };

@@ -70,7 +70,8 @@ test('a plan drops entries covered by a deep entry and forces recently synced re
   assert.deepEqual(plan.forced, ['hot']);
   assert.deepEqual(plan.flat.sort(), ['cold', 'meta-only']);
   const all = planBatch(entries, { recentlySynced: new Map(), now: 1000, forceAll: true });
-  assert.deepEqual(all.forced.sort(), ['cold', 'hot']);
+  assert.deepEqual(all.forced.sort(), ['cold', 'hot', 'meta-only'], 'forceAll: one run for every non-recursive entry');
+  assert.deepEqual(all.flat, []);
 });
 
 test('nested deep entries collapse to the outermost one', () => {
