@@ -6,6 +6,7 @@
 import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { defaultJobName, normalizeStateDir, validateJobName } from '../daemon/paths.ts';
+import { validateMetricsAddress } from '../metrics/address.ts';
 import { ToolError, usageError } from '../errors/errors.ts';
 import { ExitCode } from '../errors/exit-codes.ts';
 
@@ -14,7 +15,7 @@ export const DEFAULT_DELAY_MS = 5;
 /** Under continuous churn a batch still starts within this long of the first unsynced change. */
 export const DEFAULT_MAX_WAIT_MS = 200;
 export const DEFAULT_SEED_WORKERS = 1;
-/** Halt when more than this share of the tree is deleted between two batches (a wiped or unmounted source). */
+/** Halt when more than this share of the tree is deleted within 10 s (a wiped or unmounted source). */
 export const DEFAULT_MAX_DELETE = '50%';
 
 /** `N` (paths), `P%` (of the tree as counted by the seed) or `0` (no limit). */
@@ -43,6 +44,7 @@ export interface RawStartOptions {
   metrics?: string;
   maxDelete?: string;
   allowEmptySource?: boolean;
+  raiseLimits?: boolean;
 }
 
 export interface StartOptions {
@@ -60,6 +62,8 @@ export interface StartOptions {
   metrics: string | undefined;
   maxDelete: { count: number } | { percent: number } | null;
   allowEmptySource: boolean;
+  /** raise fs.inotify limits that are too low for the tree (default: on as root) instead of refusing */
+  raiseLimits: boolean;
 }
 
 function intOption(flag: string, value: string | undefined, fallback: number, min: number, max: number): number {
@@ -113,8 +117,10 @@ export function normalizeStartOptions(source: string, target: string, raw: RawSt
     mount: raw.mount ? { spec: raw.mount, type: raw.type, options: raw.options } : null,
     seedWorkers: intOption('--seed-workers', raw.seedWorkers, DEFAULT_SEED_WORKERS, 1, 64),
     heartbeat: raw.heartbeat ?? true,
-    metrics: raw.metrics,
+    // validated here, before anything starts (lock, mount, watches)
+    metrics: raw.metrics === undefined ? undefined : (validateMetricsAddress(raw.metrics), raw.metrics),
     maxDelete: parseMaxDelete(raw.maxDelete ?? DEFAULT_MAX_DELETE),
     allowEmptySource: raw.allowEmptySource ?? false,
+    raiseLimits: raw.raiseLimits ?? process.getuid?.() === 0,
   });
 }

@@ -1,19 +1,22 @@
 /**
  * The daemon lifecycle of `livesync start`, in a fixed order (mutagen's runMain):
- *   lock → signal handlers → logger → (mount) → watcher + mirror → control socket (+ metrics) →
+ *   lock → signal handlers → logger → (mount) → watch-limit preflight → watcher + mirror → control socket
+ *   (+ metrics, + pending record rewritten every 5 s) →
  *   await {signal, `livesync stop`, halt} → stop the mirror (in-flight batch finishes, pending persisted) →
  *   dispose in reverse.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventBus } from '../events/event.ts';
 import { createLogger, logEvents } from '../log/logger.ts';
-import { ToolError } from '../errors/errors.ts';
+import { ToolError, errorText } from '../errors/errors.ts';
 import { ExitCode } from '../errors/exit-codes.ts';
 import { Mirror } from '../engine/mirror.ts';
 import { createWatcher } from '../watch/create.ts';
 import { compileExcludes } from '../watch/exclude.ts';
 import { mount, mountAt } from '../sys/mount.ts';
+import { writeFileAtomic } from '../sys/fsops.ts';
+import { preflightLimits } from '../watch/limits.ts';
 import { toBytes } from '../util/bpath.ts';
 import type { StartOptions } from '../config/start-options.ts';
 import { acquireJobLock } from './lock.ts';
@@ -53,6 +56,8 @@ export async function runDaemon(options: Readonly<StartOptions>, ctx: RunContext
   try {
     if (options.mount) await mountTarget(options);
     const excludes = compileExcludes(options.excludes);
+    // watch limits before any watch: raise (root, --raise-limits) or refuse with the sysctl to run
+    preflightLimits({ root: options.source, isExcluded: excludes.isExcluded, raise: options.raiseLimits, bus });
     const watcher = await createWatcher(options.watcher, { root: options.source, isExcluded: excludes.isExcluded, excludesMatchPaths: excludes.matchesPaths });
     const startedAt = Date.now();
     const mirror = new Mirror({
@@ -78,6 +83,7 @@ export async function runDaemon(options: Readonly<StartOptions>, ctx: RunContext
     await using control = await serveControl(mirror, tracker, lock, { version: VERSION, cutover });
     void control.stopRequested.then(() => stopRequested?.());
     reportPreviousPending(options, bus);
+    disposers.push(persistPeriodically(options, mirror, bus));
     const running = mirror.run();
     const why = await Promise.race([stopSignal, running.then(() => 'ended')]);
     if (why !== 'ended') {
@@ -115,17 +121,47 @@ async function mountTarget(options: Readonly<StartOptions>): Promise<void> {
 function reportPreviousPending(options: Readonly<StartOptions>, bus: EventBus): void {
   const file = join(options.stateDir, `${options.name}.pending`);
   if (!existsSync(file)) return;
-  const count = readFileSync(file).toString('latin1').split('\0').filter((e) => e !== '').length;
+  // records are `FLAGS:path`, or `R:from` followed by `to` for a rename (one pending change)
+  const records = readFileSync(file).toString('latin1').split('\0').filter((e) => e !== '');
+  const count = records.length - records.filter((r) => r.startsWith('R:')).length;
   bus.emit({ type: 'info', message: `${count} paths were pending when the job last stopped; the seed reconciles them`, data: { pending: count } });
   rmSync(file, { force: true });
 }
 
-/** Pending paths survive a stop: the next start reconciles with a full pass anyway, this is the record. */
+/**
+ * Pending paths survive a stop: the next start reconciles with a full pass anyway, this is the record.
+ * Written aside and renamed, so a crash mid-write leaves the previous record whole.
+ */
 function persistPending(options: Readonly<StartOptions>, mirror: Mirror): void {
   const { entries, renames } = mirror.pending();
   const file = join(options.stateDir, `${options.name}.pending`);
   const parts: Buffer[] = [];
   for (const e of entries) parts.push(toBytes(`${e.flags}:${e.path}`), Buffer.from([0]));
   for (const r of renames) parts.push(toBytes(`R:${r.from}`), Buffer.from([0]), toBytes(r.to), Buffer.from([0]));
-  writeFileSync(file, Buffer.concat(parts), { mode: 0o600 });
+  writeFileAtomic(file, Buffer.concat(parts));
+}
+
+/** How often the pending/failed record is rewritten while it changes, so a kill -9 leaves a recent one. */
+const PERSIST_INTERVAL_MS = 5_000;
+
+/** Rewrites the pending record every PERSIST_INTERVAL_MS when the queue or the failed paths changed. Returns the disposer. */
+function persistPeriodically(options: Readonly<StartOptions>, mirror: Mirror, bus: EventBus): () => void {
+  let changed = false;
+  const unsubscribe = bus.subscribe((e) => {
+    if (e.type === 'queue' || e.type === 'path-failed' || e.type === 'path-recovered') changed = true;
+  });
+  const timer = setInterval(() => {
+    if (!changed) return;
+    changed = false;
+    try {
+      persistPending(options, mirror);
+    } catch (err) {
+      bus.emit({ type: 'warning', code: 'W_PERSIST', message: `cannot write the pending record in ${options.stateDir}: ${errorText(err)}` });
+    }
+  }, PERSIST_INTERVAL_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    unsubscribe();
+  };
 }

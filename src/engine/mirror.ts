@@ -27,6 +27,7 @@ import { massDelete, sourceEmptied } from './safety.ts';
 import { COOKIE_SINCE, SyncQueue } from './sync-queue.ts';
 import { backoffMs } from '../sync/rsync-exit.ts';
 import { seed } from '../sync/seed.ts';
+import { failedPaths } from '../sync/rsync-errors.ts';
 import type { RsyncCommon } from '../sync/rsync-args.ts';
 import { flushCookie, heartbeatCookie, HEARTBEAT_INTERVAL_MS } from './cookies.ts';
 import { Waiters } from './waiters.ts';
@@ -120,11 +121,15 @@ export class Mirror implements JobControl {
       const maxDeleteCount = this.#o.maxDelete && 'count' in this.#o.maxDelete ? this.#o.maxDelete.count : 0;
       const result = await seed({ ...this.#o, workers: this.#o.seedWorkers, bus: this.bus, maxDeleteCount });
       if (result.exitCode === 25) return this.#halt(`the seed would delete more than ${maxDeleteCount} paths on the target (--max-delete); target partly reconciled, deletions stopped`);
-      if (result.outcome === 'ok' || result.outcome === 'vanished') {
+      // issue 3 fix: a partial seed (23) with known failed paths is a seed; those paths wait with a backoff
+      const failed = result.exitCode === 23 ? failedPaths(result.stderr ?? '', [this.info.source, this.info.target], new Map([['', true]])) : [];
+      if (result.outcome === 'ok' || result.outcome === 'vanished' || failed.length > 0) {
+        this.#q.seedFailed(failed, Date.now(), this.bus);
         this.#treeEntries = result.entries;
         // before the first batch: a link made during the seed must find its sibling in the index
         await this.#q.loadHardLinks();
         this.#seeded = true;
+        this.#armFailureRetry(); // the seed's failed paths, if any
         this.#setState('catching-up');
         if (this.#q.pendingCount === 0) this.#afterBatch([]); else this.#schedule(true); // status e2e: #schedule is a no-op on an empty queue, so a quiet job with --no-heartbeat stayed catching-up forever
         return;
@@ -140,6 +145,8 @@ export class Mirror implements JobControl {
     this.#q.absorb(changes, Date.now(), (cookie) => this.#cookiesSeen.get(cookie)?.());
     this.bus.emit({ type: 'changes', count: changes.length });
     this.#emitQueue();
+    // a directory came or went: the watch count may have changed
+    if (changes.some((c) => c.kind === 'subtree' || (c.kind !== 'change' && c.isDir))) this.#emitWatchesIfChanged();
     this.#schedule(false);
   }
 
@@ -212,6 +219,7 @@ export class Mirror implements JobControl {
 
   #afterBatch(synced: readonly DirtyEntry[]): void {
     this.#emitQueue();
+    this.#emitWatchesIfChanged();
     const hb = heartbeatCookie(this.info.name);
     if (this.#heartbeat.writtenAt !== null && synced.some((e) => e.path === hb || (e.path === '' && e.flags & DEEP))) {
       this.bus.emit({ type: 'heartbeat', lagMs: Date.now() - this.#heartbeat.writtenAt });
@@ -250,6 +258,17 @@ export class Mirror implements JobControl {
     return this.#q.failedPaths();
   }
 
+  #lastWatches = '';
+
+  /** The watch counts, whenever they changed (after a batch, and on every heartbeat tick). */
+  #emitWatchesIfChanged(): void {
+    const st = this.#o.watcher.stats();
+    const key = `${st.watchedDirs}/${st.unwatched.length}`;
+    if (key === this.#lastWatches) return;
+    this.#lastWatches = key;
+    this.bus.emit({ type: 'watches', watchedDirs: st.watchedDirs, unwatchedDirs: st.unwatched.length });
+  }
+
   #emitQueue(): void {
     this.bus.emit({ type: 'queue', pendingPaths: this.#q.pendingCount, inFlightPaths: this.#q.inFlightCount, oldestChangeAt: this.oldestUnsynced() });
   }
@@ -271,8 +290,7 @@ export class Mirror implements JobControl {
 
   #startHeartbeat(): void {
     const beat = (): void => {
-      const st = this.#o.watcher.stats();
-      this.bus.emit({ type: 'watches', watchedDirs: st.watchedDirs, unwatchedDirs: st.unwatched.length });
+      this.#emitWatchesIfChanged();
       if (this.#stopping || this.#state === 'halted') return;
       const res = writeFileUnder(this.info.source, heartbeatCookie(this.info.name), `${Date.now()}\n`);
       if (res.ok && this.#heartbeat.writtenAt === null) this.#heartbeat.writtenAt = Date.now();

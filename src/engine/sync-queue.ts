@@ -13,6 +13,7 @@ import { SAME_TICK_WINDOW_MS } from './batch-plan.ts';
 import type { Rename } from './batch-runner.ts';
 import type { BatchInput, BatchOutcome } from './batch.ts';
 import { FailedPaths } from './failures.ts';
+import type { FailedPath } from '../sync/rsync-errors.ts';
 import { HardLinkIndex } from './hardlinks.ts';
 import { isCookie } from './cookies.ts';
 
@@ -59,11 +60,15 @@ export class SyncQueue {
           if (cookie) onCookie(c.path);
           break;
         }
-        case 'delete':
-          this.#newDeletes++;
-          d.mark(c.path, c.isDir ? META | DEEP | GONE : META | GONE, now);
-          d.mark(parentOf(c.path), META, now);
+        case 'delete': {
+          // a cookie's removal is livesync's own change too: never lag, never a deletion the guard counts
+          const cookie = isCookie(c.path);
+          const since = cookie ? COOKIE_SINCE : now;
+          if (!cookie) this.#newDeletes++;
+          d.mark(c.path, c.isDir ? META | DEEP | GONE : META | GONE, since);
+          d.mark(parentOf(c.path), META, since);
           break;
+        }
         case 'move':
           d.move(c.from, c.to, now);
           this.#renames.push({ from: c.from, to: c.to, isDir: c.isDir });
@@ -154,8 +159,20 @@ export class SyncQueue {
     for (const p of outcome.plan.flat) this.#recent.set(p, started);
     for (const p of outcome.plan.forced) this.#recent.set(p, started);
     // rsync sets a directory's mtime before deleting inside it: touch up the parents of deletions next batch
-    for (const e of input.entries) if (e.flags & GONE && e.path !== '') this.dirty.mark(parentOf(e.path), META, now);
+    for (const e of input.entries) if (e.flags & GONE && e.path !== '') this.dirty.mark(parentOf(e.path), META, isCookie(e.path) ? COOKIE_SINCE : now);
     return failed.size;
+  }
+
+  /**
+   * issue 3 fix: paths a partial seed (rsync exit 23) could not sync wait in the failed-paths map, retried with
+   * backoff (recursively: a directory that failed may have skipped its contents), instead of the whole job
+   * retrying the seed forever in degraded while nothing else is mirrored.
+   */
+  seedFailed(failed: readonly FailedPath[], since: number, bus: EventBus): void {
+    for (const f of failed) {
+      const rec = this.#failures.record(f.path, f.message, META | DATA | DEEP, since, Date.now());
+      bus.emit({ type: 'path-failed', path: display(f.path), message: f.message, attempts: rec.attempts });
+    }
   }
 
   /** First-seen time of the oldest change not yet on the target (cookies excluded), or null. */
