@@ -11,12 +11,14 @@
  * Targets: (a) ≤ 0.1 s and (b) ≤ 0.25 s at every size. Env: BENCH_CUTOVER_SIZES (comma list),
  * BENCH_CUTOVER_RUNS (default 3).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cli, Daemon } from '../test/helpers/daemon.ts';
-import { articleWriter, gaps, readArticleOut, runArticle, stopGroup, type ArticleRun } from './article.ts';
+import { runArticle, stopGroup, type ArticleRun } from './article.ts';
+import { countWrong, readZoo, startDirtier, startZoo, type Zoo } from './cutover-zoo.ts';
 import { median } from './probe.ts';
 import { makeTree, scratch, timeCommand } from './tools.ts';
 
@@ -27,79 +29,7 @@ const DIRTY = 1000;
 const DIRTY_SPAN_MS = 900;
 const AIM_MS = 50;
 
-/** Timestamping writers; every record is `seq monotonic_ns`, 5 ms apart. */
-const PY_WRITER = `
-import os, sys, time
-mode, name = sys.argv[1], sys.argv[2]
-i = 0
-if mode == 'rel':
-    while True:
-        i += 1
-        with open(name, 'ab') as f: f.write(b'%010d %020d\\n' % (i, time.monotonic_ns()))
-        time.sleep(0.005)
-fd = os.open(name, os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == 'held' else 0), 0o644)
-while True:
-    i += 1
-    os.write(fd, b'%010d %020d\\n' % (i, time.monotonic_ns()))
-    time.sleep(0.005)
-`;
-
-/** Rewrites `count` tree files (same size, new content) evenly over `span` s after a line on stdin. */
-const PY_DIRTIER = `
-import sys, time
-n, count, span, ch = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4].encode()
-step = n // count
-files = [('tree/d%05d/f%07d' % (i // 100, i), (i % 7) * 100 + 1) for i in range(0, step * count, step)]
-sys.stdin.readline()
-t0 = time.monotonic()
-for k, (p, size) in enumerate(files):
-    d = t0 + span * k / count - time.monotonic()
-    if d > 0: time.sleep(d)
-    with open(p, 'r+b') as f: f.write(ch * size)
-print('%.6f' % time.time(), flush=True)
-sys.stdin.readline()
-`;
-
 const med = (xs: number[]): number => median(xs.filter(Number.isFinite));
-
-const WRITERS = ['rel.log', 'held.log', 'pos.dat'] as const;
-
-interface Zoo {
-  procs: ChildProcess[];
-  stop: () => Promise<void>;
-}
-
-function startZoo(root: string, tag: string): Zoo {
-  const dir = join(root, 'bench-zoo', tag);
-  const sub = join(dir, 'sub');
-  mkdirSync(sub, { recursive: true });
-  const py = (mode: string, name: string): ChildProcess => spawn('python3', ['-c', PY_WRITER, mode, name], { cwd: sub, stdio: 'ignore', detached: true });
-  const procs = [py('rel', 'rel.log'), py('held', 'held.log'), py('pos', 'pos.dat'), spawn('tail', ['-F', '-n', '0', 'rel.log'], { cwd: sub, stdio: 'ignore', detached: true }), articleWriter(root, join(dir, 'out'))];
-  return { procs, stop: async () => void (await Promise.all(procs.map(stopGroup))) };
-}
-
-/** Longest gap (ms) over every writer of a zoo, and records lost (sequence holes, torn records). */
-function readZoo(root: string, tag: string): { longestMs: number; tickMs: number; lost: number; worst: string } {
-  const dir = join(root, 'bench-zoo', tag);
-  let longestMs = -Infinity;
-  let tickMs = 0;
-  let lost = 0;
-  let worst = '';
-  const take = (name: string, ts: number[]): void => {
-    const g = gaps(ts);
-    if (g.longestMs > longestMs) [longestMs, worst] = [g.longestMs, name];
-    tickMs = Math.max(tickMs, g.tickMs);
-  };
-  for (const name of WRITERS) {
-    const recs = readFileSync(join(dir, 'sub', name), 'latin1').split('\n').slice(0, -1);
-    const good = recs.filter((l) => /^\d{10} \d{20}$/.test(l)).map((l) => l.split(' ').map(Number) as [number, number]);
-    const seqs = new Set(good.map((r) => r[0]));
-    lost += recs.length - good.length + (good.length ? Math.max(...seqs) - seqs.size : 0);
-    take(name, good.map((r) => r[1] / 1e6));
-  }
-  take('article-style writer', readArticleOut(join(dir, 'out')));
-  return { longestMs, tickMs, lost, worst };
-}
 
 interface LsRun {
   outcome: string;
@@ -117,6 +47,8 @@ interface LsRun {
   /** (b) last dirtying write → first process frozen (negative: the freeze came first) */
   dirtyToFreezeMs: number | null;
   dirtyWrong: number | null;
+  /** anything that went wrong: outcome other than completed, a writer's file missing on the share */
+  problems: string[];
 }
 
 interface Rig {
@@ -152,9 +84,9 @@ async function livesyncRun(rig: Rig, scenario: 'zoo' | 'dirty', tag: string, lea
     const ch = String.fromCharCode(65 + (round % 26));
     let dirtyDone: Promise<number> | null = null;
     if (scenario === 'dirty') {
-      const d = spawn('python3', ['-c', PY_DIRTIER, String(rig.files), String(DIRTY), String(DIRTY_SPAN_MS / 1000), ch], { cwd: rig.src, stdio: ['pipe', 'pipe', 'ignore'], detached: true });
-      dirtier = d;
-      dirtyDone = new Promise((resolve) => d.stdout!.once('data', (b: Buffer) => resolve(Number(b.toString().trim()) * 1000)));
+      const d = startDirtier(rig.src, rig.files, DIRTY, DIRTY_SPAN_MS, ch);
+      dirtier = d.child;
+      dirtyDone = d.done;
     }
     await sleep(1500);
     const args = ['cutover', '--state-dir', stateDir, '--yes', '--json', '--max-freeze', '10000'];
@@ -173,18 +105,22 @@ async function livesyncRun(rig: Rig, scenario: 'zoo' | 'dirty', tag: string, lea
       if (!pending) await sleep(Math.max(0, DIRTY_SPAN_MS + AIM_MS - leadMs));
       res = await (pending ?? go());
     } else res = await go();
-    const report = JSON.parse(res.stdout) as { outcome: string; freezeMs: number | null; finalDelta: { paths: number; syncMs: number } | null; steps: Array<{ step: string; ms: number }> };
+    const report = JSON.parse(res.stdout) as { outcome: string; message: string; problems: string[]; freezeMs: number | null; finalDelta: { paths: number; syncMs: number } | null; steps: Array<{ step: string; ms: number }> };
     const froze = daemon.records.find((r) => typeof r.msg === 'string' && r.msg.startsWith('froze '));
     const frozenAt = froze ? Number(froze['time']) - Number((froze['data'] as { durationMs: number }).durationMs) : NaN;
     let dirtyToFreezeMs: number | null = null;
     let dirtyWrong: number | null = null;
     if (dirtier && dirtyDone) {
       dirtyToFreezeMs = frozenAt - (await dirtyDone);
-      dirtyWrong = countWrong(rig.src, rig.files, ch);
+      dirtyWrong = countWrong(rig.src, rig.files, DIRTY, ch);
     }
     await sleep(600);
     await zoo.stop();
     const z = readZoo(rig.src, tag);
+    if (report.outcome !== 'completed' || z.missing.length > 0 || z.lost > 0) {
+      // keep the evidence of a run that went wrong: the report and the daemon's log
+      writeFileSync(join(tmpdir(), `lsbench-cutover-${rig.files}-${tag}.json`), JSON.stringify({ report, log: daemon.stderr.slice(-400) }, null, 1));
+    }
     return {
       outcome: report.outcome,
       gapMs: z.longestMs,
@@ -199,6 +135,10 @@ async function livesyncRun(rig: Rig, scenario: 'zoo' | 'dirty', tag: string, lea
       startMs,
       dirtyToFreezeMs,
       dirtyWrong,
+      problems: [
+        ...(report.outcome === 'completed' ? [] : [`${tag}: ${report.outcome}: ${report.message} (all: ${report.problems.join(' | ')})`]),
+        ...(z.missing.length > 0 ? [`${tag}: not on the share after the cutover: ${z.missing.join(', ')}`] : []),
+      ],
     };
   } finally {
     await zoo.stop();
@@ -211,17 +151,6 @@ async function livesyncRun(rig: Rig, scenario: 'zoo' | 'dirty', tag: string, lea
   }
 }
 
-/** Dirtied files whose content on the share is not what the dirtier wrote last. */
-function countWrong(root: string, n: number, ch: string): number {
-  const step = Math.floor(n / DIRTY);
-  let wrong = 0;
-  for (let i = 0; i < step * DIRTY; i += step) {
-    const p = join(root, 'tree', `d${String(Math.floor(i / 100)).padStart(5, '0')}`, `f${String(i).padStart(7, '0')}`);
-    if (readFileSync(p, 'latin1') !== ch.repeat((i % 7) * 100 + 1)) wrong++;
-  }
-  return wrong;
-}
-
 interface SizeResult {
   files: number;
   buildS: number;
@@ -230,6 +159,8 @@ interface SizeResult {
   b: LsRun[];
   art: ArticleRun[];
 }
+
+const leadsB: number[] = [];
 
 async function benchSize(files: number): Promise<SizeResult> {
   const size = files >= 1_000_000 ? '8g' : files >= 100_000 ? '2g' : '1g';
@@ -248,10 +179,13 @@ async function benchSize(files: number): Promise<SizeResult> {
     for (let k = 0; k < RUNS; k++) {
       process.stderr.write(`bench: cutover ${files} files, round ${k + 1}/${RUNS}\n`);
       out.a.push(await livesyncRun(rig, 'zoo', `a${k}`, 0, k));
-      // CLI → freeze lead time, learnt from the earlier (b) runs (prepare waits for an in-flight batch), else (a)
-      const leadB = med(out.b.map((r) => r.leadMs));
+      // CLI → freeze lead time, learnt from the earlier (b) runs of any size (prepare waits for an in-flight
+      // batch, so it is longer than in (a)), else from (a)
+      const leadB = med(leadsB);
       const leadA = med(out.a.map((r) => r.leadMs));
-      out.b.push(await livesyncRun(rig, 'dirty', `b${k}`, Number.isFinite(leadB) ? leadB : Number.isFinite(leadA) ? leadA + 150 : 500, k));
+      const b = await livesyncRun(rig, 'dirty', `b${k}`, Number.isFinite(leadB) ? leadB : Number.isFinite(leadA) ? leadA + 150 : 500, k);
+      out.b.push(b);
+      leadsB.push(b.leadMs);
       try {
         out.art.push(await runArticle(src.path, share.path, `c${k}`));
       } finally {
@@ -311,11 +245,35 @@ function tables(results: SizeResult[]): string {
     const wrong = r.b.reduce((s, x) => s + (x.dirtyWrong ?? 0), 0);
     t3.push(`| ${n} | ${r.buildS.toFixed(1)} s | ${r.preseedS.toFixed(1)} s | ${sec(med([...r.a, ...r.b].map((x) => x.startMs)))} | ${sec(med(a.map((x) => x.preseedMs)))} | ${lost} | ${wrong} of ${DIRTY * r.b.length} | ${msf(med(r.b.map((x) => x.dirtyToFreezeMs ?? NaN)))} ms | ${a.filter((x) => x.chdirTook).length} of ${a.length} |`);
   }
-  return [...t1, '', ...t2, '', 'Set-up and correctness (all runs of the size):', '', ...t3].join('\n');
+  const problems = results.flatMap((r) => [...r.a, ...r.b].flatMap((x) => x.problems.map((p) => `- ${label(r.files)} ${p}`)));
+  return [...t1, '', ...t2, '', 'Set-up and correctness (all runs of the size):', '', ...t3, '', problems.length > 0 ? `Problems:\n${problems.join('\n')}` : 'Problems: none.'].join('\n');
+}
+
+/** One line per method: the freeze window at each size, and how it grows from the smallest to the largest tree. */
+function growth(results: SizeResult[]): string {
+  const rows: Array<[string, (r: SizeResult) => number[], string]> = [
+    ['livesync, writer zoo (a)', (r) => r.a.map((x) => x.gapMs), '≤ 0.1 s'],
+    [`livesync, ${DIRTY.toLocaleString('en')} files dirtied in the last second (b)`, (r) => r.b.map((x) => x.gapMs), '≤ 0.25 s'],
+    ['article, pre-seeded', (r) => r.art.map((x) => x.longestGapMs), 'anchors ≈ 0.15 s / 1.0–1.2 s / 9.5 s'],
+  ];
+  const first = results[0]!;
+  const last = results[results.length - 1]!;
+  const out = [
+    `| freeze window (median) | ${results.map((r) => label(r.files)).join(' | ')} | ${label(last.files)} ÷ ${label(first.files)} | target |`,
+    `|---|${results.map(() => '---|').join('')}---|---|`,
+  ];
+  for (const [name, pick, target] of rows) {
+    out.push(`| ${name} | ${results.map((r) => sec(med(pick(r)))).join(' | ')} | ${(med(pick(last)) / med(pick(first))).toFixed(1)}× | ${target} |`);
+  }
+  return out.join('\n');
 }
 
 export async function benchCutover(): Promise<string> {
+  const load0 = loadavg();
+  const started = new Date().toISOString();
   const results: SizeResult[] = [];
   for (const files of SIZES) results.push(await benchSize(files));
-  return tables(results);
+  const load1 = loadavg();
+  const la = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' / ');
+  return [`Run ${started}, ${RUNS} rounds per size; load average (1/5/15 min) at the start ${la(load0)}, at the end ${la(load1)} (2 cores).`, '', growth(results), '', tables(results)].join('\n');
 }

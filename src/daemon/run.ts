@@ -135,10 +135,9 @@ function reportPreviousPending(options: Readonly<StartOptions>, bus: EventBus): 
 function persistPending(options: Readonly<StartOptions>, mirror: Mirror): void {
   const { entries, renames } = mirror.pending();
   const file = join(options.stateDir, `${options.name}.pending`);
-  const parts: Buffer[] = [];
-  for (const e of entries) parts.push(toBytes(`${e.flags}:${e.path}`), Buffer.from([0]));
-  for (const r of renames) parts.push(toBytes(`R:${r.from}`), Buffer.from([0]), toBytes(r.to), Buffer.from([0]));
-  writeFileAtomic(file, Buffer.concat(parts));
+  // one string, one Buffer: 100k pending paths are written every few seconds during a storm
+  const text = entries.map((e) => `${e.flags}:${e.path}\0`).join('') + renames.map((r) => `R:${r.from}\0${r.to}\0`).join('');
+  writeFileAtomic(file, toBytes(text));
 }
 
 /** How often the pending/failed record is rewritten while it changes, so a kill -9 leaves a recent one. */

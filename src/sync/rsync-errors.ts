@@ -40,8 +40,9 @@ export function failedPaths(stderr: string, roots: readonly string[], listed: Re
     const message = line.replace(/^rsync: (\[[a-z]+\] )?/, '').trim();
     for (const m of line.matchAll(/"((?:[^"\\]|\\.)*)"/g)) {
       const rel = relative(unescapeRsync(m[1]!), roots);
-      // issue 3 fix: a failed mkstemp names only rsync's temp file; without this mapping the file counted as landed
-      const owner = line.includes('mkstemp "') ? tempOwner(rel, listed) : belongs(rel, listed);
+      // issue 3 fix: mkstemp and rename lines name rsync's temp file (.NAME.XXXXXX): map it to NAME. Without
+      // this a failed mkstemp's file counted as landed, and a temp name under a recursive entry became a failed path
+      const owner = /(?:mkstemp|rename) "/.test(line) ? tempOwner(rel, listed) : belongs(rel, listed);
       if (owner !== null) out.set(owner, message);
     }
   }
@@ -63,9 +64,9 @@ function belongs(rel: RelPath, listed: ReadonlyMap<RelPath, boolean>): RelPath |
 const TEMP_NAME_MAX = 247;
 
 /**
- * rsync creates each file as a temp file `.NAME.XXXXXX` next to it, and a failed mkstemp names only that temp
- * file: map it back to the batch path it stands for (a name cut short: the listed file of that directory it
- * begins, else the recursive entry above it, re-synced whole).
+ * rsync creates each file as a temp file `.NAME.XXXXXX` next to it, and a failed mkstemp (or rename into place)
+ * names that temp file: map it back to the batch path it stands for (a name cut short: the listed file of that
+ * directory it begins, else the recursive entry above it, re-synced whole). Any other path: as `belongs`.
  */
 function tempOwner(rel: RelPath, listed: ReadonlyMap<RelPath, boolean>): RelPath | null {
   const m = /^((?:[^]*\/)?)\.([^/]+)\.[A-Za-z0-9]{6}$/.exec(rel);

@@ -41,6 +41,8 @@ export interface SeedResult {
   durationMs: number;
   /** rsync's exit code of the worst run (25 = --max-delete reached) */
   exitCode?: number | null;
+  /** rsync's stderr (every run), for the failed paths of a partial seed (exit 23) */
+  stderr?: string;
 }
 
 interface WorkerState {
@@ -106,7 +108,7 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
     state.rate = 0;
     const { outcome, why } = result.spawnError ? { outcome: 'fatal' as const, why: result.spawnError } : classifyExit(result.exitCode, result.signal);
     const stats = parseStats(result.stdout);
-    return { outcome, message: outcome === 'ok' || outcome === 'vanished' ? why : `${why}: ${tail(result.stderr)}`, files: stats.files, bytes: stats.bytes, entries: stats.entries, durationMs: result.durationMs, exitCode: result.exitCode };
+    return { outcome, message: outcome === 'ok' || outcome === 'vanished' ? why : `${why}: ${tail(result.stderr)}`, files: stats.files, bytes: stats.bytes, entries: stats.entries, durationMs: result.durationMs, exitCode: result.exitCode, stderr: result.stderr };
   };
 
   try {
@@ -119,16 +121,19 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
       // top level: attributes of the root and deletion of top-level entries gone from the source
       const root = await run(options.rsync ?? 'rsync', rootLevelArgs(options), { signal: options.signal });
       const c = classifyExit(root.exitCode, root.signal);
-      results.push({ outcome: c.outcome, message: `${c.why}: ${tail(root.stderr)}`, files: 0, bytes: 0, entries: 0, durationMs: root.durationMs });
+      results.push({ outcome: c.outcome, message: `${c.why}: ${tail(root.stderr)}`, files: 0, bytes: 0, entries: 0, durationMs: root.durationMs, exitCode: root.exitCode, stderr: root.stderr });
     }
     report(true);
-    const worst = results.find((r) => r.outcome !== 'ok' && r.outcome !== 'vanished');
+    // issue 3: a partial transfer (23) is the worst only when nothing worse happened, so its failed paths can be trusted
+    const bad = results.filter((r) => r.outcome !== 'ok' && r.outcome !== 'vanished');
+    const worst = bad.find((r) => r.exitCode !== 23) ?? bad[0];
     const files = results.reduce((a, r) => a + r.files, 0);
     const bytes = results.reduce((a, r) => a + r.bytes, 0);
     const entries = results.reduce((a, r) => a + r.entries, 0);
     const durationMs = Math.round(performance.now() - started);
-    if (!worst) bus.emit({ type: 'seed-done', files, bytes, durationMs });
-    return { outcome: worst?.outcome ?? 'ok', message: worst?.message ?? 'ok', files, bytes, entries, durationMs, exitCode: worst?.exitCode ?? 0 };
+    if (!worst || worst.exitCode === 23) bus.emit({ type: 'seed-done', files, bytes, durationMs }); // 23: done, some paths failed
+    const stderr = results.map((r) => r.stderr ?? '').join('\n');
+    return { outcome: worst?.outcome ?? 'ok', message: worst?.message ?? 'ok', files, bytes, entries, durationMs, exitCode: worst?.exitCode ?? 0, stderr };
   } finally {
     clearInterval(timer);
   }

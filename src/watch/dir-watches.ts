@@ -27,7 +27,7 @@ const ADD_WATCH_ERRNO: Readonly<Record<string, 'gone'>> = {
  * listing of files, which the watcher does not need, is most of the walk. Anything else (btrfs reports 1,
  * FUSE and network filesystems may report anything) is always listed.
  */
-const NLINK_COUNTS_SUBDIRS: Readonly<Record<number, string>> = {
+export const NLINK_COUNTS_SUBDIRS: Readonly<Record<number, string>> = {
   0x01021994: 'tmpfs',
   0xef53: 'ext2/ext3/ext4 (a directory past 65,000 subdirectories reports 1, which is listed)',
   0x58465342: 'xfs',

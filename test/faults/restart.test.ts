@@ -6,11 +6,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { rootSkipReason, tmpfsDir } from '../helpers/ns.ts';
 import { Daemon } from '../helpers/daemon.ts';
 import { churn, populate } from '../helpers/churn.ts';
-import { converge, sleep, status } from './helpers.ts';
+import { converge, sleep, status, statusUntil, until } from './helpers.ts';
 
 const skip = rootSkipReason();
 const SEED = Number(process.env['SEED'] ?? Date.now() % 100_000);
@@ -46,4 +47,41 @@ test('kill -9 during churn, restart with the same name: stale lock taken over, i
   assert.deepEqual(await converge(src.path, dst.path, 60_000), [], `differences remain (SEED=${SEED})`);
   assert.equal(await second.stop(), 0);
   assert.ok(existsSync(`${state.path}/k9.pending`), 'pending state written on stop');
+});
+
+test('a failing path survives kill -9: in the state dir record, failing again after the restart without blocking the rest', { skip, timeout: 120_000 }, async () => {
+  using src = tmpfsDir('f-k9f-src');
+  using dst = tmpfsDir('f-k9f-dst');
+  using state = tmpfsDir('f-k9f-state', '16m', '700');
+  populate(src.path, 200, 4);
+  const args = [src.path, dst.path, '--state-dir', state.path, '--name', 'k9f'];
+  const blocked = `${dst.path}/d0/file1`;
+  const record = `${state.path}/k9f.pending`;
+  try {
+    {
+      await using first = new Daemon(args);
+      await first.waitState('in-sync', 60_000);
+      execFileSync('chattr', ['+i', blocked]);
+      writeFileSync(`${src.path}/d0/file1`, 'cannot land yet\n');
+      await statusUntil(state.path, 'k9f', (s) => s.failedPathCount === 1, 30_000);
+      // the record is rewritten every few seconds while things change: the failed path is in it
+      assert.ok(await until(() => existsSync(record) && readFileSync(record, 'latin1').includes('d0/file1'), 20_000), 'failed path written to the state dir');
+      await first.stop('SIGKILL');
+    }
+    assert.ok(readFileSync(record, 'latin1').includes('d0/file1'), 'the record survived the crash');
+    await using second = new Daemon(args);
+    await second.waitFor((r) => typeof r.msg === 'string' && /paths were pending when the job last stopped/.test(r.msg), 30_000, 'the previous record reported');
+    // the reconciling pass meets the same failure: the path is listed again, the job does not stay degraded
+    const s = await statusUntil(state.path, 'k9f', (x) => x.failedPaths.some((f) => f.path === 'd0/file1') && x.state !== 'seeding' && x.state !== 'degraded', 30_000);
+    assert.deepEqual(s.failedPaths.map((f) => f.path), ['d0/file1'], `status: ${s.state} ${JSON.stringify(s.failedPaths)}`);
+    assert.notEqual(s.state, 'degraded');
+    writeFileSync(`${src.path}/d1/after-restart`, 'lands\n');
+    assert.ok(await until(() => existsSync(`${dst.path}/d1/after-restart`), 30_000), 'other changes are mirrored meanwhile');
+    execFileSync('chattr', ['-i', blocked]);
+    await second.waitFor((r) => r.event === 'path-recovered' && r['path'] === 'd0/file1', 60_000, 'path-recovered');
+    assert.deepEqual(await converge(src.path, dst.path, 30_000), []);
+    assert.equal(await second.stop(), 0);
+  } finally {
+    execFileSync('chattr', ['-i', blocked], { stdio: 'ignore' });
+  }
 });

@@ -20,8 +20,10 @@ export function startCommand(): Command {
     .option('--mount <spec>', 'mount SPEC at TARGET first (e.g. nas04:/share01)')
     .option('--type <fstype>', 'filesystem type for --mount (e.g. nfs)')
     .option('--options <opts>', 'mount options for --mount (e.g. vers=4.2)')
-    .option('--max-delete <n|p%>', 'halt instead of propagating more deletions than this between two batches (0 = no limit)', DEFAULT_MAX_DELETE)
+    .option('--max-delete <n|p%>', 'halt instead of propagating more deletions than this within 10 s (0 = no limit)', DEFAULT_MAX_DELETE)
     .option('--allow-empty-source', 'let an emptied source root empty the target (otherwise the job halts)')
+    .option('--raise-limits', 'raise fs.inotify.max_user_watches/instances when too low for the tree (default as root), with a log line')
+    .option('--no-raise-limits', 'refuse to start instead, naming the sysctl to run')
     .option('--no-heartbeat', 'do not write the .livesync-heartbeat cookie (disables heartbeatLagMs)')
     .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (off by default)')
     .addHelpText(
@@ -31,12 +33,16 @@ Runs in the foreground until SIGINT/SIGTERM or \`livesync stop\`; run it under s
 watches first, then the seed (a full rsync), queueing every change made meanwhile, then continuous mirroring.
 Safety: if the source root disappears, is replaced, or is emptied, or more than --max-delete paths are deleted
 at once, the job halts (state "halted") and leaves the target untouched until an operator decides.
+Watch limits: before watching, the directories are counted against fs.inotify.max_user_watches (room for
+twice the tree is wanted); as root the limit is raised (logged), otherwise, or with --no-raise-limits, a tree
+that does not fit is refused with the exact \`sysctl -w\` to run.
 Logs are JSON lines on stderr (pretty on a terminal); LIVESYNC_LOG_LEVEL=debug shows every batch.
 
 Examples:
   livesync start /srv/app /mnt/share
   livesync start /srv/app /mnt/share --exclude '*.tmp' --exclude /cache/
   livesync start /srv/app /mnt/share --mount nas04:/share01 --type nfs --options vers=4.2
+  livesync start /srv/app /mnt/share --no-raise-limits --max-delete 1000
 `,
     )
     .action(async (source: string, target: string, raw: Record<string, unknown>) => {
