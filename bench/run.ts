@@ -13,6 +13,7 @@ const sections: Record<string, () => Promise<string>> = {
   watch: async () => (await import('./watch.ts')).benchWatchTable(),
   status: async () => (await import('./status.ts')).benchStatus(),
   verify: async () => (await import('./verify.ts')).benchVerify(),
+  faults: async () => (await import('./faults.ts')).benchFaults(),
   proc: async () => (await import('./proc.ts')).benchProc(),
   cutover: async () => (await import('./cutover.ts')).benchCutover(),
 };

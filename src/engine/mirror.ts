@@ -46,7 +46,7 @@ export interface MirrorOptions extends RsyncCommon {
   maxWaitMs: number;
   seedWorkers: number;
   heartbeat: boolean;
-  /** halt instead of propagating more deletions than this between two batches (or in the seed); null = no limit */
+  /** halt instead of propagating more deletions than this within 10 s (or in the seed); null = no limit */
   maxDelete: { count: number } | { percent: number } | null;
   /** allow an empty source root to empty the target (otherwise: halted) */
   allowEmptySource: boolean;

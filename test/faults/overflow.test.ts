@@ -37,6 +37,8 @@ test('queue overflow during churn: counted, rescanned, 0 differences, same daemo
     const s = await statusUntil(state.path, 'ovf', (x) => x.overflows >= 1, 30_000);
     assert.ok(s.overflows >= 1, `overflows in status: ${s.overflows}`);
     assert.ok(d.records.some((r) => r.event === 'overflow'), 'an overflow log line (warn)');
+    // events arriving while the rescan pass runs are not lost
+    churn({ root: src.path, ops: 500, seed: SEED + 2 });
     const diffs = await converge(src.path, dst.path, 60_000);
     assert.deepEqual(diffs, [], `differences remain (SEED=${SEED})`);
     // the daemon kept running: same pid, still healthy, and it still mirrors after the rescan

@@ -29,7 +29,7 @@ test('target full (ENOSPC): degraded, retried with bounded memory, recovers when
   assert.equal(degraded.state, 'degraded', `state: ${degraded.state} (${degraded.stateReason})`);
   t.diagnostic(`degraded: ${degraded.stateReason}`);
   assert.match(String(degraded.stateReason) + JSON.stringify(degraded['lastError']), /No space left on device|ENOSPC|full/i);
-  // changes keep coming while it cannot sync: the same 2,000 paths touched over and over
+  // changes keep coming while it cannot sync: the same 100 paths touched over and over (2,000 changes)
   const pid = d.child.pid!;
   for (let round = 0; round < 20; round++) {
     for (let i = 0; i < 100; i++) {
