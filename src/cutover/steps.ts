@@ -118,7 +118,10 @@ export const STEPS: readonly Step[] = [
     name: 'freeze',
     run: async (ctx) => {
       const result = await ctx.mover().freeze(ctx.plan!);
-      if (!result.ok) throw new StepFailure('failed', `freeze failed (${result.reason}): ${result.message}`);
+      if (!result.ok) {
+        const who = result.processes.map((p) => `${p.pid} (${p.comm}): ${p.detail}`).join('; ');
+        throw new StepFailure('failed', `freeze failed (${result.reason}): ${result.message}${who ? ` [${who}]` : ''}`);
+      }
       ctx.frozen = result.frozen;
       ctx.deadline = result.frozen.frozenAt + ctx.options.maxFreezeMs;
       if (ctx.options.pauseInFreezeMs) await sleep(ctx.options.pauseInFreezeMs);

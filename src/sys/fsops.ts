@@ -109,3 +109,11 @@ export async function multiLinkFiles(root: string, under: readonly RelPath[] = [
     })
     .filter((f) => !f.path.startsWith('/'));
 }
+
+export function isRegularFile(root: string, rel: RelPath): boolean {
+  try {
+    return lstatSync(absBytes(root, rel)).isFile();
+  } catch {
+    return false;
+  }
+}
