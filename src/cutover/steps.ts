@@ -49,6 +49,10 @@ export function descendsFrom(pid: number, ancestor: number): boolean {
   return false;
 }
 
+/** Plans right before the freeze: tries, and the pause between them (transient blockers vanish in ms). */
+const REPLAN_ATTEMPTS = 4;
+const REPLAN_PAUSE_MS = 25;
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function mustMount(spec: string, at: string, options: { type?: string; options?: string; bind?: boolean }): Promise<void> {
@@ -97,12 +101,21 @@ export const STEPS: readonly Step[] = [
       ctx.mirror.setCutoverState(true);
       // plan again right before the freeze: the freeze surveys only the planned and new processes, and a process
       // that started using the tree since preflight must not be missed
-      const planned = await ctx.mover().plan(ctx.info.source);
-      if (!planned.ok) throw new StepFailure('failed', planned.message);
-      planned.plan.processes = planned.plan.processes.filter((p) => !descendsFrom(p.info.pid, process.pid));
-      const blockers = planned.plan.processes.filter((p) => p.verdict === 'blocker');
-      if (blockers.length > 0) throw new StepFailure('precondition', `a process that cannot be moved started using the source: ${blockers.map((p) => `${p.info.pid} (${p.info.comm})`).join(', ')}`);
-      ctx.plan = planned.plan;
+      // a blocker seen here may be a process caught mid-exec (a writer's `sleep` child): look again shortly
+      for (let attempt = 1; ; attempt++) {
+        const planned = await ctx.mover().plan(ctx.info.source);
+        if (!planned.ok) throw new StepFailure('failed', planned.message);
+        planned.plan.processes = planned.plan.processes.filter((p) => !descendsFrom(p.info.pid, process.pid));
+        const blockers = planned.plan.processes.filter((p) => p.verdict === 'blocker');
+        if (blockers.length === 0) {
+          ctx.plan = planned.plan;
+          break;
+        }
+        if (attempt >= REPLAN_ATTEMPTS) {
+          throw new StepFailure('precondition', `a process that cannot be moved started using the source: ${blockers.map((p) => `${p.info.pid} (${p.info.comm}): ${p.blockers.map((b) => b.text).join('; ')}`).join(', ')}`);
+        }
+        await sleep(REPLAN_PAUSE_MS);
+      }
     },
     undo: async (ctx) => {
       ctx.mirror.setCutoverState(false);

@@ -84,6 +84,11 @@ export class SyncQueue {
   }
 
   /** The mass-delete guard's count: deletions not yet in a batch, plus those batched in the last MASS_DELETE_WINDOW_S. */
+  /** deletions seen since the last batch was taken (not yet handed to rsync) */
+  get newDeletes(): number {
+    return this.#newDeletes;
+  }
+
   get pendingDeletes(): number {
     const second = Math.floor(Date.now() / 1000);
     let n = this.#newDeletes;
