@@ -4,7 +4,7 @@
  * timing assertions), a sysctl override that is ALWAYS restored (sysctls are global, not per namespace), and the
  * kernel's memory figures of a process.
  */
-import { readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cli } from '../helpers/daemon.ts';
 import { differences } from '../helpers/oracle.ts';
 
@@ -100,28 +100,6 @@ export function procKb(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   return m ? Number(m[1]) : NaN;
 }
 
-/** Number of inotify watches held by every process of this machine (all run as root here). */
-export function allWatchCount(): number {
-  let count = 0;
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    let fds: string[];
-    try {
-      fds = readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      try {
-        if (readlinkSync(`/proc/${pid}/fd/${fd}`) !== 'anon_inode:inotify') continue;
-        const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-        count += info.split('\n').filter((l) => l.startsWith('inotify wd:')).length;
-      } catch {
-        // the process or fd went away
-      }
-    }
-  }
-  return count;
-}
 
 /** Entries of a directory tree (files, dirs, links), counted recursively; the root itself is not counted. */
 export function countEntries(root: string | Buffer): number {

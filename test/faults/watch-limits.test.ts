@@ -13,7 +13,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { rootSkipReason, tmpfsDir } from '../helpers/ns.ts';
 import { cli, Daemon } from '../helpers/daemon.ts';
-import { converge, allWatchCount, overrideSysctl, readSysctlNumber, statusUntil } from './helpers.ts';
+import { inotifyUsage } from '../../src/sys/sysctl.ts';
+import { converge, overrideSysctl, readSysctlNumber, statusUntil } from './helpers.ts';
 
 const skip = rootSkipReason();
 const WATCHES = 'fs.inotify.max_user_watches';
@@ -26,7 +27,7 @@ test('preflight with --no-raise-limits: a tree above max_user_watches is refused
   using src = tmpfsDir('f-wl-src');
   using dst = tmpfsDir('f-wl-dst');
   using state = tmpfsDir('f-wl-state', '16m', '700');
-  const limit = allWatchCount() + 1_000;
+  const limit = inotifyUsage(0).watches + 1_000;
   makeDirs(src.path, limit + 500);
   const dirs = limit + 500 + Math.ceil((limit + 500) / 50) + 1; // d*, g*, the root
   const low = overrideSysctl(WATCHES, limit);
@@ -50,7 +51,7 @@ test('preflight as root: max_user_watches is raised to fit twice the tree, with 
   using src = tmpfsDir('f-wr-src');
   using dst = tmpfsDir('f-wr-dst');
   using state = tmpfsDir('f-wr-state', '16m', '700');
-  const limit = allWatchCount() + 1_000;
+  const limit = inotifyUsage(0).watches + 1_000;
   makeDirs(src.path, limit + 500);
   const dirs = limit + 500 + Math.ceil((limit + 500) / 50) + 1;
   const low = overrideSysctl(WATCHES, limit);
@@ -77,7 +78,7 @@ test('watch limit hit at run time: unwatched dirs listed in status, their change
   using dst = tmpfsDir('f-wx-dst');
   using state = tmpfsDir('f-wx-state', '16m', '700');
   makeDirs(src.path, 10);
-  const low = overrideSysctl(WATCHES, allWatchCount() + 60);
+  const low = overrideSysctl(WATCHES, inotifyUsage(0).watches + 60);
   try {
     await using d = new Daemon([src.path, dst.path, '--state-dir', state.path, '--name', 'wx', '--no-raise-limits']);
     await d.waitState('in-sync', 60_000);

@@ -10,7 +10,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { rootSkipReason } from '../helpers/ns.ts';
 import { InotifyWatcher } from '../../src/watch/inotify-watcher.ts';
-import { Recorder, allWatchCount, covered, ownWatchCount, tempTree, waitFor, withSysctl } from './watch-helpers.ts';
+import { inotifyUsage } from '../../src/sys/sysctl.ts';
+import { Recorder, covered, ownWatchCount, tempTree, waitFor, withSysctl } from './watch-helpers.ts';
 
 const skip = rootSkipReason();
 
@@ -56,7 +57,7 @@ test('ENOSPC: failed dirs are listed as unwatched, emitted as subtrees, and retr
   const rec = new Recorder(watcher);
   try {
     // room for the root and ~10 more watches (other processes of this user count too: measured just before)
-    await withSysctl('fs.inotify.max_user_watches', allWatchCount() + 11, async (restore) => {
+    await withSysctl('fs.inotify.max_user_watches', inotifyUsage(0).watches + 11, async (restore) => {
       await watcher.start();
       restore();
     });

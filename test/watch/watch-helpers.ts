@@ -67,28 +67,6 @@ export function ownWatchCount(): number {
   return count;
 }
 
-/** Number of inotify watches held by all processes of this machine (for sizing max_user_watches). */
-export function allWatchCount(): number {
-  let count = 0;
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    let fds: string[];
-    try {
-      fds = readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      try {
-        if (readlinkSync(`/proc/${pid}/fd/${fd}`) !== 'anon_inode:inotify') continue;
-        const info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
-        count += info.split('\n').filter((l) => l.startsWith('inotify wd:')).length;
-      } catch {
-        // the process or fd went away
-      }
-    }
-  }
-  return count;
-}
 
 /**
  * Sets a sysctl under /proc/sys for the duration of `body` and ALWAYS restores it (sysctls are global, not
