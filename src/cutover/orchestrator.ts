@@ -17,7 +17,7 @@ import type { Mirror } from '../engine/mirror.ts';
 import { ProcMover } from '../proc/mover.ts';
 import type { CutoverContext } from './context.ts';
 import { Journal } from './journal.ts';
-import { descendsFrom, STEPS, StepFailure, type Step } from './steps.ts';
+import { STEPS, StepFailure, withoutSelf, type Step } from './steps.ts';
 import { COMMIT_STEP, type CutoverOptions, type CutoverReport, type ProcessReport, type StepName } from './types.ts';
 
 export interface CutoverDeps {
@@ -162,8 +162,7 @@ async function undoShareMount(ctx: CutoverContext): Promise<void> {
 async function dryRun(ctx: CutoverContext, report: (o: CutoverReport['outcome'], m: string) => CutoverReport): Promise<CutoverReport> {
   const planned = await ctx.mover().plan(ctx.info.source);
   if (!planned.ok) return report('precondition-failed', planned.message);
-  planned.plan.processes = planned.plan.processes.filter((p) => !descendsFrom(p.info.pid, process.pid));
-  ctx.plan = planned.plan;
+  ctx.plan = withoutSelf(planned.plan);
   const dirty = ctx.mirror.dirty.size;
   const m = ctx.mountSpec;
   ctx.mounts.push(`mount --bind ${ctx.info.source} ${join(ctx.info.stateDir, ctx.info.name, 'old')}`);

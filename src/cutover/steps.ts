@@ -13,12 +13,14 @@
  *   thaw          resume exactly the frozen processes             —
  *   report        mirroring ends (state cut-over), fstab line     —
  */
-import { readFileSync, statfsSync } from 'node:fs';
+import { statfsSync } from 'node:fs';
+import { descendsFrom } from '../sys/procfs.ts';
 import { join } from 'node:path';
 import { ensureDir } from '../sys/fsops.ts';
 import { mount, mountAt, umount } from '../sys/mount.ts';
 import type { CutoverContext } from './context.ts';
 import type { StepName } from './types.ts';
+import type { Plan } from '../proc/types.ts';
 
 export class StepFailure extends Error {
   override name = 'StepFailure';
@@ -35,22 +37,15 @@ export interface Step {
   undo?: (ctx: CutoverContext) => Promise<void>;
 }
 
-/** True when `pid` is `ancestor` or one of its descendants (walks the ppid chain in /proc). */
-export function descendsFrom(pid: number, ancestor: number): boolean {
-  for (let p = pid, hops = 0; p > 1 && hops < 64; hops++) {
-    if (p === ancestor) return true;
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'latin1');
-      p = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-    } catch {
-      return false;
-    }
-  }
-  return false;
-}
-
 /** Plans right before the freeze: tries, and the pause between them (transient blockers vanish in ms). */
 const REPLAN_ATTEMPTS = 4;
+const SELF: ReadonlySet<number> = new Set([process.pid]);
+
+/** Drops livesync's own children (an rsync batch in flight) from a plan: they are not the application. */
+export function withoutSelf(plan: Plan): Plan {
+  plan.processes = plan.processes.filter((p) => !descendsFrom(p.info.pid, SELF));
+  return plan;
+}
 const REPLAN_PAUSE_MS = 25;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -79,9 +74,7 @@ export const STEPS: readonly Step[] = [
       if (free.bavail * free.bsize < 1024 * 1024) throw new StepFailure('precondition', `the target ${ctx.info.target} has less than 1 MiB free`);
       const planned = await ctx.mover().plan(ctx.info.source);
       if (!planned.ok) throw new StepFailure('precondition', planned.message);
-      // livesync's own children (an rsync batch in flight) are not the application
-      planned.plan.processes = planned.plan.processes.filter((p) => !descendsFrom(p.info.pid, process.pid));
-      ctx.plan = planned.plan;
+      ctx.plan = withoutSelf(planned.plan);
       const blockers = planned.plan.processes.filter((p) => p.verdict === 'blocker');
       if (blockers.length > 0) {
         const list = blockers.map((p) => `${p.info.pid} (${p.info.comm}): ${p.blockers.map((b) => b.text).join('; ')}`).join(', ');
@@ -105,7 +98,7 @@ export const STEPS: readonly Step[] = [
       for (let attempt = 1; ; attempt++) {
         const planned = await ctx.mover().plan(ctx.info.source);
         if (!planned.ok) throw new StepFailure('failed', planned.message);
-        planned.plan.processes = planned.plan.processes.filter((p) => !descendsFrom(p.info.pid, process.pid));
+        withoutSelf(planned.plan);
         const blockers = planned.plan.processes.filter((p) => p.verdict === 'blocker');
         if (blockers.length === 0) {
           ctx.plan = planned.plan;

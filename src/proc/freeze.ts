@@ -10,7 +10,7 @@
  *        v                                                                               v
  *   release all, { ok: false, reason }                                         { ok: true, frozen }
  */
-import { lastPid, listPids, readStat, readSysctl, readWchan } from '../sys/procfs.ts';
+import { descendsFrom, lastPid, listPids, readStat, readSysctl, readWchan } from '../sys/procfs.ts';
 import { HelperFailure, type Tracee } from '../sys/ptrace.ts';
 import type { HelperHolder } from './holder.ts';
 import { scanContext } from './scan.ts';
@@ -76,15 +76,9 @@ function unseen(plan: Plan, seen: ReadonlyMap<number, string>, held: ReadonlyMap
   const wrapMs = Number(readSysctl('kernel/pid_max') ?? 32768) / MAX_FORKS_PER_MS;
   const fresh = now !== undefined && now >= plan.lastPid && performance.now() - plan.startedAt < wrapMs ? pids.filter((pid) => !seen.has(pid)) : pids.filter((pid) => seen.get(pid) !== readStat(`/proc/${pid}`)?.starttime);
   // livesync's own children (an rsync or find it started) are never the application
-  return fresh.filter((pid) => !childOfExcluded(pid, exclude));
+  return fresh.filter((pid) => !descendsFrom(pid, exclude));
 }
 
-function childOfExcluded(pid: number, exclude: ReadonlySet<number>): boolean {
-  for (let p = readStat(`/proc/${pid}`)?.ppid, hops = 0; p !== undefined && p > 1 && hops < 64; p = readStat(`/proc/${p}`)?.ppid, hops++) {
-    if (exclude.has(p)) return true;
-  }
-  return false;
-}
 
 /** Releases some threads; if that took ending the helper, everything was released: the freeze is over. */
 async function release(holder: HelperHolder, tids: number[]): Promise<void> {

@@ -246,3 +246,11 @@ export function cgroupFrozen(pid: number, mounts: { v2: string | undefined; free
   }
   return false;
 }
+
+/** True when `pid` or one of its ancestors (the ppid chain below pid 1) is in `ancestors`. */
+export function descendsFrom(pid: number, ancestors: ReadonlySet<number>): boolean {
+  for (let p: number | undefined = pid, hops = 0; p !== undefined && p > 1 && hops < 64; p = readStat(`/proc/${p}`)?.ppid, hops++) {
+    if (ancestors.has(p)) return true;
+  }
+  return false;
+}
