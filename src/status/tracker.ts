@@ -20,39 +20,18 @@ export const THROUGHPUT_WINDOW_S = 60;
 /** unwatched directories remembered for the list (the count comes from the watcher) */
 const UNWATCHED_KEEP = 1000;
 
-interface TrackerState {
-  name: string;
-  source: string;
-  target: string;
-  pid: number | null;
-  version: string | null;
-  watcher: string | null;
-  startedAt: number | null;
-  state: MirrorState;
-  stateReason: string | null;
-  stateSince: number | null;
-  oldestChangeAt: number | null;
-  pendingPaths: number;
-  inFlightPaths: number;
+/** What the tracker keeps: the snapshot's own fields, plus the maps behind its failed and unwatched lists. */
+type TrackerState = Pick<
+  StatusSnapshot,
+  | 'name' | 'source' | 'target' | 'pid' | 'version' | 'watcher' | 'startedAt' | 'state' | 'stateReason' | 'stateSince'
+  | 'oldestChangeAt' | 'pendingPaths' | 'inFlightPaths' | 'syncedFiles' | 'syncedBytes' | 'syncedPaths' | 'batches'
+  | 'batchFailures' | 'lastSyncAt' | 'lastBatch' | 'heartbeatLagMs' | 'heartbeatAt' | 'watchedDirs' | 'unwatchedDirs'
+  | 'overflows' | 'changes' | 'lastSeed' | 'lastError'
+> & {
   failed: Map<string, Omit<FailedPath, 'path'>>;
-  syncedFiles: number;
-  syncedBytes: number;
-  syncedPaths: number;
-  batches: number;
-  batchFailures: number;
-  lastSyncAt: number | null;
-  lastBatch: StatusSnapshot['lastBatch'];
-  heartbeatLagMs: number | null;
-  heartbeatAt: number | null;
-  watchedDirs: number;
-  unwatchedDirs: number;
   unwatched: Map<string, string>;
-  overflows: number;
-  changes: number;
   seed: SeedStatus | null;
-  lastSeed: StatusSnapshot['lastSeed'];
-  lastError: StatusSnapshot['lastError'];
-}
+};
 
 function initialState(): TrackerState {
   return {
