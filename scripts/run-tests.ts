@@ -1,6 +1,6 @@
 /**
- * The test runner behind `npm test`: node:test over test/**\/*.test.ts (optionally one folder: unit,
- * integration, ns). Any process warning printed by a test fails the run (--disallow-code-generation is not
+ * The test runner behind `npm test`: node:test over test/**\/*.test.ts (optionally one folder under test/,
+ * e.g. `faults`, or one file, e.g. `test/faults/watch-limits.test.ts`). Any process warning printed by a test fails the run (--disallow-code-generation is not
  * used; warnings are turned into errors with --throw-deprecation and a warning hook in test/helpers/setup.ts).
  */
 import { spawnSync } from 'node:child_process';
@@ -11,7 +11,7 @@ import { unshareCommand } from '../src/sys/mount-ns.ts';
 
 const top = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const only = process.argv[2];
-const pattern = only ? `test/${only}/**/*.test.ts` : 'test/**/*.test.ts';
+const pattern = !only ? 'test/**/*.test.ts' : only.endsWith('.ts') ? only : `test/${only}/**/*.test.ts`;
 const files = globSync(pattern, { cwd: top }).sort();
 if (files.length === 0) {
   process.stderr.write(`no test files match ${pattern}\n`);

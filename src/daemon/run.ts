@@ -45,9 +45,17 @@ export async function runDaemon(options: Readonly<StartOptions>, ctx: RunContext
   let stopRequested: (() => void) | null = null;
   const stopSignal = new Promise<string>((resolve) => {
     stopRequested = () => resolve('stop');
-    const onSignal = (signal: NodeJS.Signals): void => resolve(signal);
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    // `on`, not `once`, for the whole run: execa's child cleanup (signal-exit) re-raises a signal it believes
+    // nobody else handles, so with a one-shot handler a SIGTERM arriving while an rsync ran killed the daemon
+    // outright (nothing persisted). A second signal while stopping is only logged; SIGKILL forces.
+    let received = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (received) bus.emit({ type: 'warning', code: 'W_STOPPING', message: `received ${signal} again: already stopping after the in-flight batch (SIGKILL forces, and loses nothing the next start does not redo)` });
+      received = true;
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     disposers.push(() => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

@@ -43,13 +43,13 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Polls an async or sync condition every 100 ms up to `timeoutMs` (a wait, not a timing assertion). */
-export async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<boolean> {
+/** Polls an async or sync condition every `everyMs` up to `timeoutMs` (a wait, not a timing assertion). */
+export async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 30_000, everyMs = 100): Promise<boolean> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     if (await condition()) return true;
     if (Date.now() > end) return false;
-    await sleep(100);
+    await sleep(everyMs);
   }
 }
 

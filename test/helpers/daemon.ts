@@ -17,7 +17,7 @@ export class Daemon implements AsyncDisposable {
   readonly records: LogRecord[] = [];
   readonly stderr: string[] = [];
   #waiters: Array<{ match: (r: LogRecord) => boolean; resolve: (r: LogRecord) => void }> = [];
-  #exit: Promise<number | null>;
+  #exit: Promise<number | string>;
 
   constructor(args: string[], env: Record<string, string> = {}) {
     this.child = spawn(CLI, ['start', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -40,7 +40,10 @@ export class Daemon implements AsyncDisposable {
       }
     });
     this.child.stdout!.resume();
-    this.#exit = new Promise((r) => this.child.on('exit', (code) => r(code)));
+    // killed by a signal: a string naming it with the last log lines, so `assert.equal(await d.stop(), 0)` says why
+    this.#exit = new Promise((r) =>
+      this.child.on('exit', (code, signal) => r(code ?? `killed by ${signal}; last stderr lines:\n${this.stderr.slice(-20).join('\n')}`)),
+    );
   }
 
   waitFor(match: (r: LogRecord) => boolean, timeoutMs = 60_000, what = 'log record'): Promise<LogRecord> {
@@ -60,12 +63,13 @@ export class Daemon implements AsyncDisposable {
     return this.waitFor((r) => r.event === 'state' && r.state === state, timeoutMs, `state ${state}`);
   }
 
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  /** The exit code, or (killed by a signal) a string naming the signal with the last log lines. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | string> {
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
     return this.#exit;
   }
 
-  exited(): Promise<number | null> {
+  exited(): Promise<number | string> {
     return this.#exit;
   }
 
