@@ -12,6 +12,8 @@ import { createLogger, logEvents } from '../log/logger.ts';
 import { ToolError, errorText } from '../errors/errors.ts';
 import { ExitCode } from '../errors/exit-codes.ts';
 import { Mirror } from '../engine/mirror.ts';
+import { DATA, DEEP, GONE } from '../engine/dirty-set.ts';
+import type { WatchChange } from '../watch/types.ts';
 import { createWatcher } from '../watch/create.ts';
 import { compileExcludes } from '../watch/exclude.ts';
 import { mount, mountAt } from '../sys/mount.ts';
@@ -73,6 +75,8 @@ export async function runDaemon(options: Readonly<StartOptions>, ctx: RunContext
       bus,
       watcher,
       isExcluded: excludes.isExcluded,
+      excludes: options.excludes,
+      carryOver: previousPending(options, bus),
       source: options.source,
       target: options.target,
       excludeArgs: excludes.rsyncArgs(),
@@ -90,7 +94,6 @@ export async function runDaemon(options: Readonly<StartOptions>, ctx: RunContext
     const cutover = createCutoverHandler({ mirror, bus, info: mirror.info, mountSpec: options.mount });
     await using control = await serveControl(mirror, tracker, lock, { version: VERSION, cutover });
     void control.stopRequested.then(() => stopRequested?.());
-    reportPreviousPending(options, bus);
     disposers.push(persistPeriodically(options, mirror, bus));
     const running = mirror.run();
     const why = await Promise.race([stopSignal, running.then(() => 'ended')]);
@@ -125,15 +128,33 @@ async function mountTarget(options: Readonly<StartOptions>): Promise<void> {
   }
 }
 
-/** What the last run left pending: the seed reconciles it (an rsync pass of the tree); say so and forget it. */
-function reportPreviousPending(options: Readonly<StartOptions>, bus: EventBus): void {
+/**
+ * What the last run left pending. The reconcile (or seed) compares the whole tree anyway; these paths are
+ * synced on top because a comparison by metadata cannot see a rewrite that kept size and mtime. Renames and
+ * deletions are left to the comparison (whether they reached the target is exactly what it finds out).
+ */
+function previousPending(options: Readonly<StartOptions>, bus: EventBus): WatchChange[] {
   const file = join(options.stateDir, `${options.name}.pending`);
-  if (!existsSync(file)) return;
+  if (!existsSync(file)) return [];
   // records are `FLAGS:path`, or `R:from` followed by `to` for a rename (one pending change)
   const records = readFileSync(file).toString('latin1').split('\0').filter((e) => e !== '');
+  const changes: WatchChange[] = [];
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    if (r.startsWith('R:')) {
+      i++;
+      continue;
+    }
+    const colon = r.indexOf(':');
+    const flags = Number(r.slice(0, colon));
+    const path = r.slice(colon + 1);
+    if (!Number.isInteger(flags) || flags & GONE) continue;
+    changes.push(flags & DEEP ? { kind: 'subtree', path, reason: 'rescan' } : { kind: 'change', path, isDir: !(flags & DATA) });
+  }
   const count = records.length - records.filter((r) => r.startsWith('R:')).length;
-  bus.emit({ type: 'info', message: `${count} paths were pending when the job last stopped; the seed reconciles them`, data: { pending: count } });
+  bus.emit({ type: 'info', message: `${count} paths were pending when the job last stopped; they are synced again after the reconcile`, data: { pending: count } });
   rmSync(file, { force: true });
+  return changes;
 }
 
 /**

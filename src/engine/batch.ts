@@ -68,7 +68,11 @@ export async function executeBatch(common: RsyncCommon, input: BatchInput, now: 
  * touches (flat entries directly, deep entries through one `find -links +1` of those subtrees).
  */
 async function addHardLinkSiblings(source: string, index: HardLinkIndex, plan: BatchPlan): Promise<void> {
-  plan.flat.push(...index.siblingsOf([...plan.flat, ...plan.forced]));
+  // each list is its own rsync run: a sibling joins the run of its partner (a new link `x` in the forced run
+  // and its old name in the flat run landed as two copies, and no later event ever relinked them)
+  const forSiblings = index.siblingsOf(plan.forced);
+  plan.flat.push(...index.siblingsOf(plan.flat));
+  plan.forced.push(...forSiblings);
   if (plan.deep.length === 0) return;
   const inDeep = await multiLinkFiles(source, plan.deep);
   if (inDeep.length === 0) return;

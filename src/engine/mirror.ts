@@ -27,6 +27,7 @@ import { massDelete, sourceEmptied } from './safety.ts';
 import { COOKIE_SINCE, SyncQueue } from './sync-queue.ts';
 import { backoffMs } from '../sync/rsync-exit.ts';
 import { seed } from '../sync/seed.ts';
+import { reconcile, targetHasTree } from './reconcile.ts';
 import { failedPaths } from '../sync/rsync-errors.ts';
 import type { RsyncCommon } from '../sync/rsync-args.ts';
 import { flushCookie, heartbeatCookie, HEARTBEAT_INTERVAL_MS } from './cookies.ts';
@@ -40,6 +41,10 @@ export interface MirrorOptions extends RsyncCommon {
   bus: EventBus;
   watcher: Watcher;
   isExcluded: (rel: RelPath, isDir: boolean) => boolean;
+  /** the --exclude patterns themselves (the restart reconcile's comparison skips what the mirror skips) */
+  excludes: readonly string[];
+  /** changes carried over from the previous run's pending record, synced after the seed or reconcile */
+  carryOver?: readonly WatchChange[];
   /** trailing debounce after the last event */
   delayMs: number;
   /** a batch starts at most this long after the first unsynced event, however busy the source */
@@ -109,6 +114,7 @@ export class Mirror implements JobControl {
     const t0 = performance.now();
     await this.#o.watcher.start();
     this.bus.emit({ type: 'watch-ready', watchedDirs: this.#o.watcher.stats().watchedDirs, durationMs: Math.round(performance.now() - t0), watcher: this.#o.watcher.kind });
+    if (this.#o.carryOver?.length) this.#absorb([...this.#o.carryOver]);
     if (!this.#stopping) await this.#seedLoop();
     if (this.#o.heartbeat && !this.#stopping) this.#startHeartbeat();
     await this.#stopped.wait();
@@ -119,6 +125,18 @@ export class Mirror implements JobControl {
       this.#setState('seeding');
       if (sourceEmptied(this.#o)) return this.#halt(`source root ${this.info.source} is empty but the target is not; refusing to empty the target (--allow-empty-source overrides)`);
       const maxDeleteCount = this.#o.maxDelete && 'count' in this.#o.maxDelete ? this.#o.maxDelete.count : 0;
+      // a restart (the target holds a tree): compare both trees and queue the differences instead of a full pass
+      const r = targetHasTree(this.info.target) ? await reconcile({ ...this.info, excludes: this.#o.excludes, maxDeleteCount }) : null;
+      if (r?.kind === 'halt') return this.#halt(r.why);
+      if (r?.kind === 'fallback') this.bus.emit({ type: 'warning', code: 'W_RECONCILE', message: r.why });
+      if (r?.kind === 'plan') {
+        this.bus.emit({ type: 'info', message: r.summary, data: { ...r.plan, changes: r.plan.changes.length } });
+        this.#treeEntries = r.plan.entries;
+        this.#q.absorb(r.plan.changes, Date.now(), () => undefined);
+        this.#emitQueue();
+        return this.#startMirroring(true);
+      }
+      if (this.#stopping) return;
       const result = await seed({ ...this.#o, workers: this.#o.seedWorkers, bus: this.bus, maxDeleteCount });
       if (result.exitCode === 25) return this.#halt(`the seed would delete more than ${maxDeleteCount} paths on the target (--max-delete); target partly reconciled, deletions stopped`);
       // issue 3 fix: a partial seed (23) with known failed paths is a seed; those paths wait with a backoff
@@ -126,19 +144,25 @@ export class Mirror implements JobControl {
       if (result.outcome === 'ok' || result.outcome === 'vanished' || failed.length > 0) {
         this.#q.seedFailed(failed, Date.now(), this.bus);
         this.#treeEntries = result.entries;
-        // before the first batch: a link made during the seed must find its sibling in the index
-        await this.#q.loadHardLinks();
-        this.#seeded = true;
-        this.#armFailureRetry(); // the seed's failed paths, if any
-        this.#setState('catching-up');
-        if (this.#q.pendingCount === 0) this.#afterBatch([]); else this.#schedule(true); // status e2e: #schedule is a no-op on an empty queue, so a quiet job with --no-heartbeat stayed catching-up forever
-        return;
+        return this.#startMirroring();
       }
       const wait = backoffMs(attempt);
       this.bus.emit({ type: 'error', code: 'E_SEED', message: `seed failed (${result.message}); retrying in ${wait} ms` });
       this.#setState('degraded', result.message);
       await new Promise((r) => setTimeout(r, wait));
     }
+  }
+
+  /** After the seed or the reconcile: the dirty set (events since the watches, differences) drains in batches. */
+  async #startMirroring(reconciled = false): Promise<void> {
+    // before the first batch: a link made during the seed must find its sibling in the index
+    await this.#q.loadHardLinks(reconciled);
+    this.#seeded = true;
+    this.#armFailureRetry(); // the seed's failed paths, if any
+    this.#setState('catching-up');
+    // #schedule is a no-op on an empty queue: without this a quiet job with --no-heartbeat stayed catching-up
+    if (this.#q.pendingCount === 0) this.#afterBatch([]);
+    else this.#schedule(true);
   }
 
   #absorb(changes: WatchChange[]): void {

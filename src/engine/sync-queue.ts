@@ -206,9 +206,18 @@ export class SyncQueue {
     this.#renames.length = 0;
   }
 
-  /** Indexes every multi-link file of the tree (once, after the seed). */
-  async loadHardLinks(): Promise<void> {
-    for (const f of await multiLinkFiles(this.#source)) this.hardlinks.add(f.path, f.dev, f.ino);
+  /**
+   * Indexes every multi-link file of the tree (once, after the seed or the reconcile). `relink`: also mark
+   * them all, so the first batches carry every link group whole and rsync -H (re)links them on the target: a
+   * reconcile compares names one by one and syncs a new directory recursively, which would copy a name whose
+   * siblings live elsewhere instead of linking it.
+   */
+  async loadHardLinks(relink = false): Promise<void> {
+    const now = Date.now();
+    for (const f of await multiLinkFiles(this.#source)) {
+      this.hardlinks.add(f.path, f.dev, f.ino);
+      if (relink) this.dirty.mark(f.path, META, now);
+    }
   }
 
   /**

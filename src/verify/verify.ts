@@ -18,11 +18,11 @@ import { PROGRESS_INTERVAL_MS } from './policy.ts';
 import { comparePrecision, sameAtPrecision } from './precision.ts';
 import { recheck } from './recheck.ts';
 import { sortRaw, toDifference, toInFlight } from './render.ts';
-import type { VerifyOptions, VerifyProgress, VerifyReport } from './types.ts';
-import { deviceOf } from './walk-dir.ts';
+import type { RawDifference, VerifyOptions, VerifyProgress, VerifyReport } from './types.ts';
+import { deviceOf, type WalkCounts } from './walk-dir.ts';
 import { walkTrees } from './walk-pool.ts';
 
-export type { VerifyOptions, VerifyReport } from './types.ts';
+export type { RawDifference, VerifyOptions, VerifyReport } from './types.ts';
 
 /** Calls onProgress at most every PROGRESS_INTERVAL_MS, and always for a phase change. */
 class Progress {
@@ -82,16 +82,40 @@ async function collect(o: NormalizedOptions, progress: Progress): Promise<{ find
   return { findings, checker };
 }
 
+/** Every raw difference of the walk, content and hard links, mtimes judged at the coarser precision of the two sides. */
+function judgeMtimes(o: NormalizedOptions, findings: Findings, checker: ContentChecker): { raw: RawDifference[]; precisionNs: number } {
+  const precisionNs = comparePrecision(findings.source.precision, findings.target.precision, o.mtimePrecisionNs);
+  const raw = [...findings.diffs, ...checker.diffs, ...findings.links.differences()].filter(
+    (d) => !(d.kind === 'mtime' && d.mtimes && sameAtPrecision(d.mtimes.source, d.mtimes.target, precisionNs)),
+  );
+  return { raw, precisionNs };
+}
+
+/** What differs between two trees by metadata (no content, no re-check): the mirror's restart reconcile. */
+export interface TreeDiff {
+  differences: RawDifference[];
+  counts: WalkCounts;
+  durationMs: number;
+}
+
+/**
+ * The walk of verifyTrees alone: both trees compared by type, size, mode, owner, mtime, symlink target,
+ * device, hard links and (by default) xattrs and ACLs, raw differences returned as they are (RelPath).
+ * A path that differs because it is changing right now is simply listed: the caller syncs it anyway.
+ */
+export async function diffTrees(options: Omit<VerifyOptions, 'checksum' | 'samplePercent' | 'paths' | 'recheckDelayMs' | 'isInFlight'>): Promise<TreeDiff> {
+  const started = performance.now();
+  const o = normalizeVerifyOptions({ ...options, recheckDelayMs: false });
+  const { findings, checker } = await collect(o, new Progress(o.onProgress));
+  return { differences: judgeMtimes(o, findings, checker).raw, counts: { ...findings.counts }, durationMs: Math.round(performance.now() - started) };
+}
+
 export async function verifyTrees(options: VerifyOptions): Promise<VerifyReport> {
   const started = performance.now();
   const o = normalizeVerifyOptions(options);
   const progress = new Progress(o.onProgress);
   const { findings, checker } = await collect(o, progress);
-
-  const precisionNs = comparePrecision(findings.source.precision, findings.target.precision, o.mtimePrecisionNs);
-  const raw = [...findings.diffs, ...checker.diffs, ...findings.links.differences()].filter(
-    (d) => !(d.kind === 'mtime' && d.mtimes && sameAtPrecision(d.mtimes.source, d.mtimes.target, precisionNs)),
-  );
+  const { raw, precisionNs } = judgeMtimes(o, findings, checker);
   progress.update({ phase: 'recheck', bytesHashed: checker.bytesDone }, true);
   const judged = await recheck(raw, {
     sourceRoot: o.source.root,

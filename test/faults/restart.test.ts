@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { rootSkipReason, tmpfsDir } from '../helpers/ns.ts';
 import { Daemon } from '../helpers/daemon.ts';
 import { churn, populate } from '../helpers/churn.ts';
@@ -39,12 +39,19 @@ test('kill -9 during churn, restart with the same name: stale lock taken over, i
   churn({ root: src.path, ops: 500, seed: SEED + 100, special: true });
   await using second = new Daemon(args);
   await second.waitState('in-sync', 60_000);
+  // a restart compares both trees instead of a full rsync pass; the changes made while down differ
+  const rec = second.records.find((r) => typeof r.msg === 'string' && r.msg.startsWith('reconcile: compared '));
+  if (!process.env['LS_NO_RECONCILE']) assert.ok(rec, 'the restart reconciled by comparison');
+  if (rec) assert.ok(Number((rec['data'] as { differing: number }).differing) > 0, String(rec.msg));
+
   const s = await status(state.path, 'k9');
   assert.equal(s.pid, second.child.pid, 'the new daemon answers on the socket');
   const lock = JSON.parse(readFileSync(`${state.path}/k9.lock`, 'utf8')) as { pid: number };
   assert.equal(lock.pid, second.child.pid, 'the stale lock was taken over');
   churn({ root: src.path, ops: 500, seed: SEED + 200, special: true });
-  assert.deepEqual(await converge(src.path, dst.path, 60_000), [], `differences remain (SEED=${SEED})`);
+  const left = await converge(src.path, dst.path, 60_000);
+  if (left.length) writeFileSync('/tmp/restart-log.txt', second.stderr.join('\n') + '\n' + left.join('\n'));
+  assert.deepEqual(left, [], `differences remain (SEED=${SEED})`);
   assert.equal(await second.stop(), 0);
   assert.ok(existsSync(`${state.path}/k9.pending`), 'pending state written on stop');
 });
@@ -84,4 +91,52 @@ test('a failing path survives kill -9: in the state dir record, failing again af
   } finally {
     execFileSync('chattr', ['-i', blocked], { stdio: 'ignore' });
   }
+});
+
+test('restart reconcile: every kind of difference made while stopped is found and fixed; --max-delete COUNT halts first', { skip, timeout: 120_000 }, async () => {
+  using src = tmpfsDir('f-rc-src');
+  using dst = tmpfsDir('f-rc-dst');
+  using state = tmpfsDir('f-rc-state', '16m', '700');
+  populate(src.path, 300, 6);
+  mkdirSync(`${src.path}/gone-dir/sub`, { recursive: true });
+  writeFileSync(`${src.path}/gone-dir/sub/f`, 'x\n');
+  writeFileSync(`${src.path}/becomes-dir`, 'file now\n');
+  writeFileSync(`${src.path}/xattr-only`, 'same\n');
+  writeFileSync(`${src.path}/linked`, 'one inode\n');
+  const args = [src.path, dst.path, '--state-dir', state.path, '--name', 'rc'];
+  {
+    await using first = new Daemon(args);
+    await first.waitState('in-sync', 60_000);
+    assert.equal(await first.stop(), 0);
+  }
+  // while nothing runs: one change of each kind, and junk on the target a killed rsync could leave
+  rmSync(`${src.path}/gone-dir`, { recursive: true });
+  rmSync(`${src.path}/becomes-dir`);
+  mkdirSync(`${src.path}/becomes-dir`);
+  writeFileSync(`${src.path}/becomes-dir/inside`, 'dir now\n');
+  mkdirSync(`${src.path}/new-dir/deeper`, { recursive: true });
+  writeFileSync(`${src.path}/new-dir/deeper/file`, 'new\n');
+  linkSync(`${src.path}/linked`, `${src.path}/new-dir/deeper/link-to-linked`);
+  execFileSync('setfattr', ['-n', 'user.tag', '-v', 'blue', `${src.path}/xattr-only`]);
+  chmodSync(`${src.path}/d0/file1`, 0o600);
+  writeFileSync(`${dst.path}/d1/.file2.Xy12Ab`, 'half-written temp file of a killed rsync\n');
+  const before = readdirSync(dst.path).sort();
+  // a guard below the number of deletions: halted, nothing sent
+  {
+    await using guarded = new Daemon([...args, '--max-delete', '1']);
+    await guarded.waitState('halted', 60_000);
+    assert.deepEqual(readdirSync(dst.path).sort(), before, 'target untouched');
+    assert.ok(existsSync(`${dst.path}/gone-dir/sub/f`));
+    assert.equal(await guarded.stop(), 0);
+  }
+  await using second = new Daemon(args);
+  await second.waitState('in-sync', 60_000);
+  const rec = second.records.find((r) => typeof r.msg === 'string' && r.msg.startsWith('reconcile: compared '));
+  assert.ok(rec, 'reconciled by comparison');
+  assert.ok(!second.records.some((r) => r.event === 'seed-start'), 'no full seed pass');
+  assert.deepEqual(await converge(src.path, dst.path, 30_000), [], 'every difference fixed');
+  assert.equal(statSync(`${dst.path}/new-dir/deeper/link-to-linked`).ino, statSync(`${dst.path}/linked`).ino, 'the link made while down is a link on the target');
+  assert.equal(execFileSync('getfattr', ['--absolute-names', '--only-values', '-n', 'user.tag', `${dst.path}/xattr-only`], { encoding: 'utf8' }), 'blue');
+  assert.ok(!existsSync(`${dst.path}/d1/.file2.Xy12Ab`), "a killed rsync's temp file is removed");
+  assert.equal(await second.stop(), 0);
 });
