@@ -7,6 +7,12 @@
 import { backoffMs } from '../sync/rsync-exit.ts';
 import type { RelPath } from '../util/bpath.ts';
 
+/**
+ * A path that failed this many times in a row makes the job `degraded` (status, the not-in-sync alert, flush
+ * refuses) until it lands: one transient failure is retried quietly, a persistent one needs an operator.
+ */
+export const DEGRADED_AFTER_ATTEMPTS = 3;
+
 export interface FailedEntry {
   path: RelPath;
   message: string;
@@ -52,6 +58,11 @@ export class FailedPaths {
     let next: number | null = null;
     for (const e of this.#map.values()) if (e.retryAt !== Infinity && (next === null || e.retryAt < next)) next = e.retryAt;
     return next;
+  }
+
+  /** Entries that failed at least `attempts` times (persistent failures). */
+  failingSince(attempts: number): FailedEntry[] {
+    return [...this.#map.values()].filter((e) => e.attempts >= attempts);
   }
 
   oldest(): number | null {

@@ -12,7 +12,7 @@ import { DATA, DEEP, DirtySet, GONE, META, type DirtyEntry } from './dirty-set.t
 import { SAME_TICK_WINDOW_MS } from './batch-plan.ts';
 import type { Rename } from './batch-runner.ts';
 import type { BatchInput, BatchOutcome } from './batch.ts';
-import { FailedPaths } from './failures.ts';
+import { DEGRADED_AFTER_ATTEMPTS, FailedPaths } from './failures.ts';
 import type { FailedPath } from '../sync/rsync-errors.ts';
 import { HardLinkIndex } from './hardlinks.ts';
 import { isCookie } from './cookies.ts';
@@ -188,6 +188,14 @@ export class SyncQueue {
 
   failedPaths(): Array<{ path: string; message: string; attempts: number }> {
     return this.#failures.list().map((f) => ({ path: display(f.path), message: f.message, attempts: f.attempts }));
+  }
+
+  /** Why the job is degraded by its failed paths (some failed DEGRADED_AFTER_ATTEMPTS times), or null. */
+  persistentFailure(): string | null {
+    const failing = this.#failures.failingSince(DEGRADED_AFTER_ATTEMPTS);
+    if (failing.length === 0) return null;
+    const first = failing[0]!;
+    return `${failing.length} path${failing.length === 1 ? '' : 's'} failing after ${DEGRADED_AFTER_ATTEMPTS}+ attempts (${display(first.path)}: ${first.message})`;
   }
 
   clearFailures(paths: readonly RelPath[]): void {

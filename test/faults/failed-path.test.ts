@@ -3,7 +3,8 @@
  * TARGET copy of a file is made immutable (`chattr +i`, supported by tmpfs): rsync's rename over it fails and
  * rsync exits 23 (partial transfer). The daemon must list exactly that path in `failedPaths` with rsync's
  * error, keep syncing every other path, retry it with backoff, and sync it once `chattr -i` lifts the block
- * (a `path-recovered` log line, 0 differences), all in the same process.
+ * (a `path-recovered` log line, 0 differences), all in the same process. After 3 failed attempts the job is
+ * `degraded` (flush refuses, exit 9, naming the path) until the path lands.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { rootSkipReason, tmpfsDir } from '../helpers/ns.ts';
 import { Daemon } from '../helpers/daemon.ts';
 import { populate } from '../helpers/churn.ts';
-import { converge, statusUntil, until } from './helpers.ts';
+import { converge, flush, statusUntil, until } from './helpers.ts';
 
 const skip = rootSkipReason();
 
@@ -39,6 +40,13 @@ test('a path that fails (immutable on the target) is reported, retried, and sync
     // it is retried with backoff: attempts grow while the block stays
     const retried = await statusUntil(state.path, 'fail', (s) => (s.failedPaths[0]?.attempts ?? 0) >= 2, 30_000);
     assert.ok((retried.failedPaths[0]?.attempts ?? 0) >= 2, `retried: ${JSON.stringify(retried.failedPaths)}`);
+    // a persistent failure (3 attempts) makes the job degraded, and flush refuses with the reason (exit 9)
+    const degraded = await statusUntil(state.path, 'fail', (s) => s.state === 'degraded', 30_000);
+    assert.equal(degraded.state, 'degraded', `state after ${JSON.stringify(degraded.failedPaths)}`);
+    assert.match(String(degraded['stateReason']), /^1 path failing after 3\+ attempts \(d1\/file3: /);
+    const f = await flush(state.path, 'fail', 10_000);
+    assert.equal(f.code, 9, f.stderr);
+    assert.match(f.stderr, /degraded: 1 path failing after 3\+ attempts \(d1\/file3: /);
     execFileSync('chattr', ['-i', blocked]);
     const healed = await statusUntil(state.path, 'fail', (s) => s.failedPathCount === 0, 60_000);
     assert.equal(healed.failedPathCount, 0, `still failing: ${JSON.stringify(healed.failedPaths)}`);
