@@ -251,7 +251,9 @@ export class Mirror implements JobControl {
     }
     const lag = this.oldestUnsynced();
     if (this.#state === 'degraded' || this.#state === 'catching-up' || this.#state === 'in-sync') {
-      if (lag === null || Date.now() - lag < 1_000) this.#setState('in-sync');
+      const failing = this.#q.persistentFailure();
+      if (failing !== null) this.#setState('degraded', failing);
+      else if (lag === null || Date.now() - lag < 1_000) this.#setState('in-sync');
       else if (Date.now() - lag > CATCHING_UP_LAG_MS) this.#setState('catching-up');
     }
     this.#idle.wake();
@@ -412,6 +414,8 @@ export class Mirror implements JobControl {
         const state = this.state;
         if (state === 'halted') return fail('halted', 'the job halted during the flush');
         if (state === 'degraded' && this.#attempt > 0) return fail('degraded', 'the job is degraded (rsync or target failing); see status');
+        const failing = this.#q.persistentFailure();
+        if (failing !== null) return fail('degraded', failing);
         const left = deadline - Date.now();
         if (left <= 0) return fail('timeout', `changes older than the flush were still unsynced after ${timeoutMs} ms`);
         await this.#idle.wait(left);
