@@ -13,7 +13,7 @@
  * the private mount namespace bench/run.ts sets up).
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -28,6 +28,8 @@ import { inPrivateMountNs } from '../src/sys/mount-ns.ts';
 import { CLI, StubJob } from '../test/status/stub-job.ts';
 
 export const STATUS_TARGET_MS = 50;
+/** rounds of the whole-process comparison (one run of each variant per round) */
+const CLI_ROUNDS = 30;
 
 export interface LatencyStats {
   n: number;
@@ -67,6 +69,38 @@ function wallTime(file: string, args: string[], env: Record<string, string> = {}
   return new Promise((resolve, reject) =>
     execFile(file, args, { env: { ...process.env, ...env } }, (err) => (err ? reject(err) : resolve(performance.now() - t0))),
   );
+}
+
+/** CPU time (user + system) of this process's reaped children so far, ms (/proc/self/stat, 10 ms ticks). */
+function childrenCpuMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'latin1');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[13]) + Number(f[14])) * 10;
+}
+
+export interface ProcessStats extends LatencyStats {
+  /** mean CPU time per run (user + system), ms: summed over the runs, so the 10 ms tick averages out */
+  cpuMs: number;
+}
+
+/**
+ * Whole-process variants measured in turn (one run of each per round, the order rotated), so a machine
+ * whose load drifts slows them all alike: wall time per run and mean CPU time per run.
+ */
+export async function interleavedProcesses<K extends string>(variants: Record<K, () => Promise<number>>, rounds: number): Promise<Record<K, ProcessStats>> {
+  const keys = Object.keys(variants) as K[];
+  const walls = new Map<K, number[]>(keys.map((k) => [k, []]));
+  const cpu = new Map<K, number>(keys.map((k) => [k, 0]));
+  for (const k of keys) await variants[k](); // warm-up: compile cache, page cache
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[(round + i) % keys.length]!;
+      const before = childrenCpuMs();
+      walls.get(k)!.push(await variants[k]());
+      cpu.set(k, cpu.get(k)! + childrenCpuMs() - before);
+    }
+  }
+  return Object.fromEntries(keys.map((k) => [k, { ...latencyStats(walls.get(k)!), cpuMs: cpu.get(k)! / rounds }])) as Record<K, ProcessStats>;
 }
 
 /**
@@ -154,34 +188,46 @@ export async function benchStatusStub(rounds = 300): Promise<string> {
     const busy = await sampleStatus(paths.socket, rounds);
     storm.stop();
     const eventsPerS = storm.events() / ((performance.now() - t0) / 1000);
-    const node0: number[] = [];
-    const cli: number[] = [];
-    const uncached: number[] = [];
-    await cliStatusWallTime(dir, 'bench'); // fills the compile cache
-    for (let i = 0; i < 15; i++) {
-      node0.push(await wallTime(process.execPath, ['-e', '0']));
-      cli.push(await cliStatusWallTime(dir, 'bench'));
-      uncached.push(await cliStatusWallTime(dir, 'bench', { NODE_DISABLE_COMPILE_CACHE: '1' }));
-    }
-    const nodeStats = latencyStats(node0);
-    const cliStats = latencyStats(cli);
-    const uncachedStats = latencyStats(uncached);
+    const { node0, node0Flag, cli, commander, uncached } = await interleavedProcesses(
+      {
+        node0: () => wallTime(process.execPath, ['-e', '0']),
+        node0Flag: () => wallTime(process.execPath, ['--disable-warning=ExperimentalWarning', '-e', '0']),
+        cli: () => cliStatusWallTime(dir, 'bench'),
+        commander: () => cliStatusWallTime(dir, 'bench', { LIVESYNC_NO_FAST_PATH: '1' }),
+        uncached: () => cliStatusWallTime(dir, 'bench', { NODE_DISABLE_COMPILE_CACHE: '1' }),
+      },
+      CLI_ROUNDS,
+    );
     const bare = await perEventCostUs(false);
     const subscribed = await perEventCostUs(true);
+    const scrape: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      const t = performance.now();
+      await metrics.metrics.registry.metrics();
+      scrape.push((performance.now() - t) * 1000);
+    }
+    const proc = (label: string, p: ProcessStats, goal: boolean): string =>
+      `| ${label} | ${p.n} | ${fmt(p.medianMs)} | ${fmt(p.p99Ms)} | ${fmt(p.cpuMs)} | ${goal ? `≤ ${STATUS_TARGET_MS}` : ''} | ${fmt(p.medianMs / node0Flag.medianMs)} |`;
     const rows = [
       '| measurement | n | median ms | p99 ms | target | median vs anchor |',
       '|---|---|---|---|---|---|',
       `| anchor: bare unix socket ping-pong | ${floor.n} | ${fmt(floor.medianMs)} | ${fmt(floor.p99Ms)} | | 1.00 |`,
       `| status round trip, idle job | ${idle.n} | ${fmt(idle.medianMs)} | ${fmt(idle.p99Ms)} | ≤ ${STATUS_TARGET_MS} | ${fmt(idle.medianMs / floor.medianMs)} |`,
       `| status round trip, event storm (${Math.round(eventsPerS).toLocaleString('en-US')} events/s on the same loop) | ${busy.n} | ${fmt(busy.medianMs)} | ${fmt(busy.p99Ms)} | ≤ ${STATUS_TARGET_MS} | ${fmt(busy.medianMs / floor.medianMs)} |`,
-      `| anchor: \`node -e 0\` | ${nodeStats.n} | ${fmt(nodeStats.medianMs)} | ${fmt(nodeStats.p99Ms)} | | 1.00 |`,
-      `| \`livesync status --json\` whole process (bin/livesync: compile cache) | ${cliStats.n} | ${fmt(cliStats.medianMs)} | ${fmt(cliStats.p99Ms)} | ≤ ${STATUS_TARGET_MS} | ${fmt(cliStats.medianMs / nodeStats.medianMs)} |`,
-      `| same, NODE_DISABLE_COMPILE_CACHE=1 | ${uncachedStats.n} | ${fmt(uncachedStats.medianMs)} | ${fmt(uncachedStats.p99Ms)} | ≤ ${STATUS_TARGET_MS} | ${fmt(uncachedStats.medianMs / nodeStats.medianMs)} |`,
+      '',
+      '| whole process, idle job, run in turn | n | median ms | p99 ms | CPU ms per run (mean) | target | median vs `node --disable-warning=… -e 0` |',
+      '|---|---|---|---|---|---|---|',
+      proc('anchor: `node -e 0`', node0, false),
+      proc("anchor: `node --disable-warning=ExperimentalWarning -e 0` (bin/livesync's flags)", node0Flag, false),
+      proc('`livesync status --json` (bin/livesync: start-up fast path, compile cache)', cli, true),
+      proc('same, commander path (LIVESYNC_NO_FAST_PATH=1)', commander, true),
+      proc('same as the first, NODE_DISABLE_COMPILE_CACHE=1', uncached, true),
       '',
       '| event cost | µs per event |',
       '|---|---|',
       `| bus, no subscriber | ${fmt(bare)} |`,
       `| bus + status tracker + metrics matchers | ${fmt(subscribed)} |`,
+      `| one metrics scrape: prom-client text of the whole registry (median of ${scrape.length}) | ${fmt(latencyStats(scrape).medianMs)} |`,
     ];
     return rows.join('\n');
   } finally {

@@ -2,13 +2,17 @@
  * THE EDGE. The only module that reads argv, sets the exit code or formats errors for a terminal.
  * Each command is defined in src/cli/commands/<verb>.ts (flags and help only) and lazily imports its
  * implementation, so `livesync --help` stays fast and one command's dependencies never load for another.
+ * Fast path: a plain `livesync status ...` (src/status/cli-flags.ts parseStatusArgs) runs without loading
+ * commander or any command definition (~35 ms of start-up); everything else, and any status command line the
+ * fast path does not take as is (--help, bad flags), goes through commander. LIVESYNC_NO_FAST_PATH=1 turns the
+ * fast path off (tests compare both).
  */
-import { Command, CommanderError } from 'commander';
+import type { Command } from 'commander';
 import { ExitCode } from '../errors/exit-codes.ts';
 import { InternalError, QuietExit, ToolError } from '../errors/errors.ts';
-import { COMMANDS } from './commands/index.ts';
 
-export function buildProgram(): Command {
+export async function buildProgram(): Promise<Command> {
+  const [{ Command }, { COMMANDS }] = await Promise.all([import('commander'), import('./commands/index.ts')]);
   const program = new Command('livesync')
     .description("Move a live application's data to a network share without stopping it.")
     .addHelpText(
@@ -43,25 +47,44 @@ function report(err: unknown): number {
     if (err.hint) process.stderr.write(`  fix: ${err.hint}\n`);
     return err.exitCode;
   }
-  if (err instanceof CommanderError) {
-    // commander already printed the message; help and version are not errors.
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
-    return ExitCode.usage;
-  }
   const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
   const prefix = err instanceof InternalError ? '' : 'Internal error: ';
   process.stderr.write(`livesync: ${prefix}${text}\nThis is a bug in livesync; please report it with the output above.\n`);
   return ExitCode.internal;
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
+async function viaCommander(argv: string[]): Promise<number> {
+  const { CommanderError } = await import('commander');
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await (await buildProgram()).parseAsync(argv, { from: 'user' });
+    return ExitCode.ok;
+  } catch (err) {
+    if (!(err instanceof CommanderError)) return report(err);
+    // commander already printed the message; help and version are not errors.
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.ok;
+    return ExitCode.usage;
+  }
+}
+
+/** `livesync status ...` without commander, or null when commander must handle this command line. */
+async function fastStatus(args: string[]): Promise<number | null> {
+  const { parseStatusArgs, runStatus } = await import('../status/cli-flags.ts');
+  const parsed = parseStatusArgs(args);
+  if (parsed === null) return null;
+  try {
+    await runStatus(parsed);
     return ExitCode.ok;
   } catch (err) {
     return report(err);
   }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'status' && process.env['LIVESYNC_NO_FAST_PATH'] !== '1') {
+    const code = await fastStatus(argv.slice(1));
+    if (code !== null) return code;
+  }
+  return viaCommander(argv);
 }
 
 const code = await main(process.argv.slice(2));

@@ -14,11 +14,11 @@
  *   held(other, alive) --> refuse E_ALREADY_RUNNING
  *   held(other, dead)  --rename aside, verify--> absent --> retry
  */
-import { randomBytes } from 'node:crypto';
 import { ExitCode } from '../errors/exit-codes.ts';
 import { ToolError } from '../errors/errors.ts';
 import { createExclusive, linkPath, processStartTime, readText, removePath, renamePath } from '../sys/state-files.ts';
 import { ensureStateDir, type JobPaths } from './paths.ts';
+import { crypto } from '../util/builtins.ts';
 
 export interface LockHolder {
   pid: number;
@@ -79,7 +79,7 @@ function lockError(paths: JobPaths, problem: string): ToolError {
 
 /** Moves a dead holder's lock aside. True when the stale file is gone (by us or by someone else). */
 async function breakStaleLock(paths: JobPaths, staleText: string): Promise<boolean> {
-  const aside = `${paths.lock}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const aside = `${paths.lock}.stale-${process.pid}-${crypto().randomBytes(4).toString('hex')}`;
   const moved = await renamePath(paths.lock, aside);
   if (!moved.ok) return moved.errno === 'ENOENT';
   const movedText = await readText(aside);

@@ -10,11 +10,11 @@
  * Validation and defaults live here; this module has no side effects except ensureStateDir.
  */
 import { Buffer } from 'node:buffer';
-import { createHash } from 'node:crypto';
 import { isAbsolute, join, resolve } from 'node:path';
 import { ExitCode } from '../errors/exit-codes.ts';
 import { ToolError, usageError } from '../errors/errors.ts';
 import { currentUid, makeDir, statPath } from '../sys/state-files.ts';
+import { crypto } from '../util/builtins.ts';
 
 /** /run is a root-owned tmpfs: the state disappears with a reboot, as the daemon does. */
 export const DEFAULT_STATE_DIR = '/run/livesync';
@@ -52,7 +52,7 @@ export function defaultJobName(source: string): string {
   const name = trimmed.replaceAll('/', '-').replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[.-]+/, '_');
   if (name.length <= NAME_MAX) return name;
   // Too long: keep the tail (the most specific part) and make it unique with a hash of the full path.
-  const hash = createHash('sha256').update(source).digest('hex').slice(0, 8);
+  const hash = crypto().createHash('sha256').update(source).digest('hex').slice(0, 8);
   return `${name.slice(name.length - (NAME_MAX - 9))}-${hash}`.replace(/^[.-]+/, '_');
 }
 

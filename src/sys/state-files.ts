@@ -5,9 +5,9 @@
  *
  * Must not import anything outside node: and ../errors.
  */
-import { randomBytes } from 'node:crypto';
 import { link, lstat, mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { errnoCode, errorText } from '../errors/errors.ts';
+import { crypto } from '../util/builtins.ts';
 
 export type FsFailure = { ok: false; errno: string; message: string };
 export type FsResult<T> = { ok: true; value: T } | FsFailure;
@@ -68,7 +68,7 @@ export function linkPath(existing: string, path: string): Promise<FsResult<void>
 }
 
 function tmpName(path: string): string {
-  return `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  return `${path}.tmp-${process.pid}-${crypto().randomBytes(4).toString('hex')}`;
 }
 
 /** Writes `text` to `path` atomically (temp file in the same dir, then rename over). */

@@ -1,18 +1,17 @@
 /**
  * `livesync status [name]`: lag, queue, throughput and failures of a running job. Flags and help only; the
- * implementation (src/status/show.ts) loads lazily.
+ * flags are the STATUS_FLAGS table (src/status/cli-flags.ts), which the start-up fast path of src/cli/main.ts
+ * parses too, and the action (src/status/cli-flags.ts runStatus -> src/status/show.ts) loads lazily.
  */
 import { Command } from 'commander';
+import { runStatus, STATUS_FLAGS, type StatusFlagValues } from '../../status/cli-flags.ts';
 
 export function statusCommand(): Command {
-  return new Command('status')
+  const command = new Command('status')
     .description('Show the lag, queue, throughput and failures of a running job')
-    .argument('[name]', 'job name (may be omitted when exactly one job runs in the state dir)')
-    .option('--state-dir <dir>', 'where the job keeps its socket and lock (default $LIVESYNC_STATE_DIR or /run/livesync)')
-    .option('--json', 'print one JSON object with the documented fields (docs/status.md)')
-    .option('--watch', 'refresh every second (in place on a terminal, with a sparkline of the lag of the last minutes)')
-    .option('--interval <ms>', 'refresh interval for --watch, in milliseconds', '1000')
-    .option('--count <n>', 'with --watch: stop after n refreshes')
+    .argument('[name]', 'job name (may be omitted when exactly one job runs in the state dir)');
+  for (const flag of STATUS_FLAGS) command.option(`--${flag.long}${flag.value === undefined ? '' : ` ${flag.value}`}`, flag.help, flag.default);
+  return command
     .addHelpText(
       'after',
       '\nExamples:\n' +
@@ -22,16 +21,5 @@ export function statusCommand(): Command {
         '  livesync status --watch --json     one JSON object per line, every second\n\n' +
         'Exit codes: 0 ok, 2 bad flags or several jobs running (name one), 7 no such job running.\n',
     )
-    .action(async (name: string | undefined, opts: { stateDir?: string; json?: boolean; watch?: boolean; interval: string; count?: string }) => {
-      const { validateJobTarget, validateMs, validateCount } = await import('../../control/options.ts');
-      const target = validateJobTarget(name, opts.stateDir, process.env);
-      const intervalMs = validateMs('--interval', opts.interval, 3_600_000);
-      const count = opts.count === undefined ? undefined : validateCount('--count', opts.count);
-      const { showStatus } = await import('../../status/show.ts');
-      const out = process.stdout;
-      await showStatus(
-        { ...target, json: opts.json === true, watch: opts.watch === true, intervalMs, count },
-        { write: (text) => out.write(text), isTTY: out.isTTY === true, columns: out.isTTY ? out.columns : undefined },
-      );
-    });
+    .action((name: string | undefined, values: StatusFlagValues) => runStatus({ name, values }));
 }
