@@ -16,6 +16,7 @@ const sections: Record<string, () => Promise<string>> = {
   faults: async () => (await import('./faults.ts')).benchFaults(),
   proc: async () => (await import('./proc.ts')).benchProc(),
   cutover: async () => (await import('./cutover.ts')).benchCutover(),
+  seed: async () => (await import('./seed.ts')).benchSeed(),
 };
 
 

@@ -11,14 +11,25 @@ import { ToolError, usageError } from '../errors/errors.ts';
 import { ExitCode } from '../errors/exit-codes.ts';
 
 /**
- * Trailing debounce default, measured against the single-write latency goal (20k-file tree, 40 writes, two
- * rounds each): 5 ms → p50 17.2/18.3 ms; 1 ms → 12.5/12.9 ms; 0 → 13.0/12.4 ms. Kept at 5 ms for now: at 1 ms
- * the emptied-source halt leaked deletions batch by batch in the faults suite (see docs/benchmarks.md).
+ * --delay default: a batch starts this long after the last change (src/engine/schedule.ts, writes lane).
+ * Measured (docs/benchmarks.md, mirror): 0 can start a batch between a writer's open(2) and its write(2) (the
+ * file lands empty, a second batch follows: single-write p90 77-84 ms under load); 2 ms catches the whole
+ * write, one batch per write (p50 5.2-5.3 ms under load). Was 5 ms while deletions went out with every batch:
+ * 1 ms leaked deletions before the emptied-source halt; deletions now settle on their own lane.
  */
-export const DEFAULT_DELAY_MS = 5;
-/** Under continuous churn a batch still starts within this long of the first unsynced change. */
-export const DEFAULT_MAX_WAIT_MS = 200;
-export const DEFAULT_SEED_WORKERS = 1;
+export const DEFAULT_DELAY_MS = 2;
+/**
+ * Under continuous churn a batch still starts within this long of the first unsynced change. Measured
+ * (docs/benchmarks.md, mirror): 200 ms split a 10k-file burst written in ~0.3 s into a run that competed with
+ * the writer for the CPU and a rescan after it; 1000 ms syncs it in one recursive run once it stopped.
+ */
+export const DEFAULT_MAX_WAIT_MS = 1_000;
+/**
+ * Parallel rsyncs of the seed (issue #2, bench/seed.ts: 100k small files on 2 cores, medians vs a plain
+ * `rsync -a` in the same run, docs/benchmarks.md "seed"): 1 worker 1.03×, 2 → 0.78×, 3 → 0.79×, 4 → 0.78×.
+ * 3 and 4 are no faster on 2 cores and use more CPU. Hard links across the split are kept (src/sync/seed.ts).
+ */
+export const DEFAULT_SEED_WORKERS = 2;
 /** Halt when more than this share of the tree is deleted within 10 s (a wiped or unmounted source). */
 export const DEFAULT_MAX_DELETE = '50%';
 

@@ -6,7 +6,7 @@
 import type { RelPath } from '../util/bpath.ts';
 import { DATA, DEEP, META, type DirtyEntry } from './dirty-set.ts';
 import { planBatch, type BatchPlan } from './batch-plan.ts';
-import { replayRenames, runPlan, type ListResult, type Rename, type RenameResult } from './batch-runner.ts';
+import { replayRenames, runPlan, type ListResult, type Rename, type RenameResult, type WarmRsync } from './batch-runner.ts';
 import type { RsyncCommon } from '../sync/rsync-args.ts';
 import { failedPaths, type FailedPath } from '../sync/rsync-errors.ts';
 import type { HardLinkIndex } from './hardlinks.ts';
@@ -20,6 +20,8 @@ export interface BatchInput {
   forceAll?: boolean;
   /** names of multi-link inodes, so a new link lands as a link (rsync -H links only within one list) */
   hardlinks?: HardLinkIndex;
+  /** the batch may delete (default); false on the writes lane (src/engine/schedule.ts): missing paths are skipped */
+  deletes?: boolean;
 }
 
 export type BatchOutcome =
@@ -28,7 +30,8 @@ export type BatchOutcome =
   /** nothing can be trusted to have landed: retry the whole batch */
   | { kind: 'retry'; plan: BatchPlan; results: ListResult[]; renames: RenameResult[]; message: string; exitCode: number | null; outcome: string };
 
-export async function executeBatch(common: RsyncCommon, input: BatchInput, now: number, signal?: AbortSignal): Promise<BatchOutcome> {
+/** `warm`: an rsync started ahead, used when one of the batch's lists matches it (src/engine/batch-runner.ts). */
+export async function executeBatch(common: RsyncCommon, input: BatchInput, now: number, signal?: AbortSignal, warm?: WarmRsync): Promise<BatchOutcome> {
   const renames = replayRenames(common.target, input.renames);
   // the batch owns its input: fallback entries join it, so a retried batch gives them back too
   const entries = input.entries;
@@ -45,8 +48,19 @@ export async function executeBatch(common: RsyncCommon, input: BatchInput, now: 
     plan.flat.push(...gone);
   }
   if (input.forceAll) keepMetadataOnlyFilesQuick(common.source, entries, plan);
-  if (input.hardlinks) await addHardLinkSiblings(common.source, input.hardlinks, plan);
-  const results = await runPlan(common, plan, signal);
+  const run = { deletes: input.deletes ?? true, ...(signal ? { signal } : {}), ...(warm ? { warm } : {}) };
+  const index = input.hardlinks;
+  if (index) addListedSiblings(index, plan);
+  // recursive runs first: a directory they create changes its parent's mtime, which the flat run (the parents'
+  // own entries) then sets; and a burst's files start landing without waiting for the small lists
+  // the `find` for multi-link files under deep entries: when the index knows names, before the deep run (their
+  // known siblings join it); when it knows none, no sibling can join: alongside the deep run, and it only indexes
+  // (a name whose siblings are unknown is searched for after the batch, src/engine/sync-queue.ts resolveHardLinks)
+  const inDeep = index && plan.deep.length > 0 ? multiLinkFiles(common.source, plan.deep) : null;
+  const known = index !== undefined && index.size > 0;
+  if (index && inDeep && known) addDeepSiblings(index, plan, await inDeep, true);
+  const results = await runPlan(common, plan, run, ['deep', 'forced', 'flat']);
+  if (index && inDeep && !known) addDeepSiblings(index, plan, await inDeep, false);
   const files = results.reduce((a, r) => a + r.files, 0);
   const bytes = results.reduce((a, r) => a + r.bytes, 0);
   const hard = results.find((r) => r.outcome === 'retry' || r.outcome === 'fatal');
@@ -65,16 +79,19 @@ export async function executeBatch(common: RsyncCommon, input: BatchInput, now: 
 
 /**
  * rsync -H links only names in the same run: carry the known sibling names of every multi-link file the batch
- * touches (flat entries directly, deep entries through one `find -links +1` of those subtrees).
+ * touches (flat and forced entries directly here; deep entries through one `find -links +1` of those subtrees,
+ * addDeepSiblings).
  */
-async function addHardLinkSiblings(source: string, index: HardLinkIndex, plan: BatchPlan): Promise<void> {
+function addListedSiblings(index: HardLinkIndex, plan: BatchPlan): void {
   // each list is its own rsync run: a sibling joins the run of its partner (a new link `x` in the forced run
   // and its old name in the flat run landed as two copies, and no later event ever relinked them)
   const forSiblings = index.siblingsOf(plan.forced);
   plan.flat.push(...index.siblingsOf(plan.flat));
   plan.forced.push(...forSiblings);
-  if (plan.deep.length === 0) return;
-  const inDeep = await multiLinkFiles(source, plan.deep);
+}
+
+/** Indexes the multi-link files found under deep entries; `join`: their known siblings elsewhere join the deep run. */
+function addDeepSiblings(index: HardLinkIndex, plan: BatchPlan, inDeep: ReadonlyArray<{ dev: number; ino: number; path: RelPath }>, join: boolean): void {
   if (inDeep.length === 0) return;
   for (const f of inDeep) index.add(f.path, f.dev, f.ino);
   const deepSet = new Set(plan.deep);
@@ -84,7 +101,8 @@ async function addHardLinkSiblings(source: string, index: HardLinkIndex, plan: B
       if (i <= 0) return false;
     }
   };
-  plan.deep.push(...index.siblingsOf(inDeep.map((f) => f.path)).filter((p) => !covered(p)));
+  const siblings = index.siblingsOf(inDeep.map((f) => f.path));
+  if (join) plan.deep.push(...siblings.filter((p) => !covered(p)));
 }
 
 /**

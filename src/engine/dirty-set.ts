@@ -7,7 +7,8 @@
  *   move      re-keys the dirty entries under `from` to `to` in O(depth) (the subtree node is re-parented)
  *   collapse  a directory holding more than COLLAPSE_CHILDREN dirty children becomes one recursive entry,
  *             so memory is bounded by distinct paths and a burst in one directory is one `rsync -r dir/`
- *   drain     hands out every entry, grouped by how it must be synced, and empties the set
+ *   drain     hands out every entry, grouped by how it must be synced, and empties the set; `hold` keeps the
+ *             entries carrying a flag (the deletions, while they settle: src/engine/schedule.ts) for later
  *
  * Entry kinds (flags, several may combine on one node):
  *   META   the entry itself (existence, type, attributes; a deleted path is a META entry whose source is gone)
@@ -15,7 +16,10 @@
  *          so the batch decides whether to force a content comparison (see src/engine/batch-plan.ts)
  *   DEEP   everything under the directory, recursively (new directory, overflow, unwatched, collapsed)
  *   GONE   deleted or moved away (its parent's mtime is fixed by a follow-up entry once the deletion landed)
- * A DEEP ancestor absorbs every later mark below it.
+ *   SETTLE carries a deletion: a GONE entry (set with GONE), or a DEEP entry that absorbed one (a mark below
+ *          it, or its dropped children) or whose recursive sync must delete what no event reported (overflow)
+ * A DEEP ancestor absorbs every later mark below it (and its SETTLE: `rsync -r --delete` of it deletes); a
+ * rename out of it makes its destination DEEP (what was absorbed moved with it).
  *
  * Timestamps: each entry keeps the time it was first marked; `oldest` is the first-marked time of the oldest
  * entry (the lag clock), kept as a running minimum and reset by drain.
@@ -27,6 +31,8 @@ export const DATA = 2;
 export const DEEP = 4;
 /** the path was deleted or moved away: rsync's deletion changes the parent's mtime after rsync set it */
 export const GONE = 8;
+/** the entry carries a deletion: only a batch that may delete syncs it (src/engine/schedule.ts) */
+export const SETTLE = 16;
 
 /** A directory with more dirty children than this is synced as one recursive entry. */
 export const COLLAPSE_CHILDREN = 512;
@@ -57,7 +63,15 @@ function newNode(): Node {
 export class DirtySet {
   #root: Node = newNode();
   #size = 0;
+  /** entries flagged SETTLE */
+  #held = 0;
   #oldest: number | null = null;
+  /**
+   * What the last drain handed out, while that batch is in flight (until releaseInFlight): a rename meanwhile
+   * carries those entries to the new path (rsync may find them vanished; the rename, replayed on the target by
+   * the next batch, would move the stale copy to a path no event marks).
+   */
+  #inFlight: Node | null = null;
 
   /** number of entries (distinct dirty paths) */
   get size(): number {
@@ -69,24 +83,31 @@ export class DirtySet {
     return this.#oldest;
   }
 
+  /** number of entries flagged SETTLE (deletions waiting to settle) */
+  get held(): number {
+    return this.#held;
+  }
+
   mark(path: RelPath, flags: number, since: number): void {
+    if (flags & GONE) flags |= SETTLE;
     let node = this.#root;
     for (const name of components(path)) {
-      if (node.flags & DEEP) return; // covered by a recursive ancestor
+      // covered by a recursive ancestor; a deletion below it makes it one (its `--delete` deletes)
+      if (node.flags & DEEP) return this.#setFlags(node, flags & SETTLE, since);
       node.children ??= new Map();
       let child = node.children.get(name);
       if (!child) {
         child = newNode();
         node.children.set(name, child);
         if (node.children.size > COLLAPSE_CHILDREN && node !== this.#root) {
-          this.#setFlags(node, DEEP | META, since);
+          this.#setFlags(node, DEEP | META | (flags & SETTLE), since);
           this.#dropChildren(node);
           return;
         }
       }
       node = child;
     }
-    if (node.flags & DEEP) return;
+    if (node.flags & DEEP) return this.#setFlags(node, flags & SETTLE, since);
     this.#setFlags(node, flags, since);
     if (flags & DEEP) this.#dropChildren(node);
   }
@@ -94,27 +115,65 @@ export class DirtySet {
   /**
    * A rename inside the tree: the dirty entries under `from` now live under `to`; `from` becomes a META entry
    * (gone from the source) and `to` a META entry (appeared). Returns nothing; O(depth).
+   * Under a recursive entry the marks below `from` were absorbed: `to` becomes recursive too (else a change
+   * made there before the rename is lost: the rename, replayed on the target, moves the stale copy out of it).
    */
   move(from: RelPath, to: RelPath, since: number): void {
+    const cover = this.#coveringDeep(this.#root, from);
+    const toFlags = cover ? META | DEEP | (cover.flags & SETTLE) : META;
     const detached = this.#detach(from);
     this.mark(from, META | GONE, since);
     if (detached) {
       const target = this.#nodeFor(to);
       if (target) {
         // `to` may already hold entries (a replaced file): merge by keeping the moved node's subtree.
-        this.#size -= this.#countEntries(target);
+        this.#count(target, -1);
         target.children = detached.children;
         target.flags = detached.flags;
         target.since = detached.since;
-        this.#size += this.#countEntries(target);
+        this.#count(target, +1);
         if (detached.since) this.#noteSince(detached.since);
       }
     }
-    this.mark(to, META, since);
+    this.mark(to, toFlags, since);
+    if (this.#inFlight) this.#carryInFlight(this.#inFlight, from, to);
   }
 
-  /** Every entry, then empty. O(number of nodes). */
-  drain(): Drained {
+  /** The batch handed out by the last drain landed (or was given back): renames no longer carry its entries. */
+  releaseInFlight(): void {
+    this.#inFlight = null;
+  }
+
+  /** Marks the in-flight entries at or under `from` (or the recursive entry covering it) under `to`. */
+  #carryInFlight(root: Node, from: RelPath, to: RelPath): void {
+    const cover = this.#coveringDeep(root, from);
+    if (cover) return this.mark(to, META | DEEP | (cover.flags & SETTLE), cover.since);
+    let start: Node | undefined = root;
+    for (const name of components(from)) if (!(start = start.children?.get(name))) return;
+    const stack: Array<[Node, RelPath]> = [[start, to]];
+    for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+      const [node, path] = top;
+      if (node.flags) this.mark(path, node.flags, node.since);
+      if (node.children && !(node.flags & DEEP)) for (const [name, child] of node.children) stack.push([child, join(path, name)]);
+    }
+  }
+
+  /**
+   * Every entry, then empty. O(number of nodes). With `hold`, entries carrying any of those flags stay (marked
+   * again, first-marked times kept; O(held entries) more) and `oldest` is that of the entries handed out.
+   */
+  drain(hold = 0): Drained {
+    const all = this.#drainAll();
+    if (hold === 0) return all;
+    const entries = all.entries.filter((e) => !(e.flags & hold));
+    if (entries.length === all.entries.length) return all;
+    this.restore(all.entries.filter((e) => e.flags & hold));
+    let oldest: number | null = null;
+    for (const e of entries) if (oldest === null || e.since < oldest) oldest = e.since;
+    return { entries, oldest };
+  }
+
+  #drainAll(): Drained {
     const entries: DirtyEntry[] = [];
     const stack: Array<[Node, RelPath]> = [[this.#root, '']];
     while (stack.length > 0) {
@@ -125,8 +184,10 @@ export class DirtySet {
       }
     }
     const oldest = this.#oldest;
+    this.#inFlight = this.#root;
     this.#root = newNode();
     this.#size = 0;
+    this.#held = 0;
     this.#oldest = null;
     return { entries, oldest };
   }
@@ -151,12 +212,14 @@ export class DirtySet {
   }
 
   #setFlags(node: Node, flags: number, since: number): void {
+    if (!flags) return;
     if (!node.flags) {
       this.#size++;
       node.since = since;
     } else if (since < node.since) {
       node.since = since;
     }
+    if (flags & SETTLE && !(node.flags & SETTLE)) this.#held++;
     node.flags |= flags;
     this.#noteSince(node.since);
   }
@@ -165,24 +228,45 @@ export class DirtySet {
     if (this.#oldest === null || since < this.#oldest) this.#oldest = since;
   }
 
+  /** A node became DEEP: its subtree is one entry now, SETTLE kept if a dropped entry had it. */
   #dropChildren(node: Node): void {
     if (!node.children) return;
+    let settle = 0;
     for (const child of node.children.values()) {
-      this.#size -= this.#countEntries(child);
+      settle |= this.#count(child, -1);
       if (child.since && child.since < node.since) node.since = child.since;
     }
     node.children = null;
+    this.#setFlags(node, settle, node.since);
   }
 
-  #countEntries(node: Node): number {
-    let n = 0;
+  /** Adds (`sign` +1) or removes (-1) the entries of a subtree from the counts; returns SETTLE if one had it. */
+  #count(node: Node, sign: 1 | -1): number {
+    let settle = 0;
     const stack = [node];
     while (stack.length > 0) {
       const cur = stack.pop()!;
-      if (cur.flags) n++;
+      if (cur.flags) this.#size += sign;
+      if (cur.flags & SETTLE) {
+        this.#held += sign;
+        settle = SETTLE;
+      }
       if (cur.children) for (const c of cur.children.values()) stack.push(c);
     }
-    return n;
+    return settle;
+  }
+
+  /** The nearest recursive entry strictly above `path` in the trie at `root` (it absorbed every mark below it). */
+  #coveringDeep(root: Node, path: RelPath): Node | null {
+    const names = components(path);
+    names.pop();
+    let node: Node | undefined = root;
+    for (const name of names) {
+      if (node.flags & DEEP) return node;
+      node = node.children?.get(name);
+      if (!node) return null;
+    }
+    return node.flags & DEEP ? node : null;
   }
 
   /** Removes the node at `path` (with its subtree) and returns it; fixes the entry count. */
@@ -200,7 +284,7 @@ export class DirtySet {
     const found = node.children?.get(last);
     if (!found) return null;
     node.children!.delete(last);
-    this.#size -= this.#countEntries(found);
+    this.#count(found, -1);
     return found;
   }
 

@@ -1,7 +1,8 @@
 /**
  * The mirror: one job keeping TARGET identical to SOURCE. Follow one event: the watcher (src/watch/) reports a
  * WatchChange → `#absorb` marks the SyncQueue's dirty set (src/engine/sync-queue.ts, dirty-set.ts) →
- * `#schedule` arms the trailing debounce (delay, capped by maxWait) → `#runBatch` takes everything pending and
+ * `#schedule` arms one timer for the next batch (src/engine/schedule.ts: an idle mirror starts at once, later
+ * changes wait for the --delay debounce, deletions for their settle time) → `#runBatch` takes what is due and
  * runs one batch (src/engine/batch.ts: renames replayed, lists to rsync) → landed paths are done, failed paths
  * wait in the failed-paths map with a backoff, a failed batch goes back whole.
  *
@@ -23,14 +24,16 @@ import { identity, sameIdentity, unlinkUnder, writeFileUnder, type Identity } fr
 import { DEEP, type DirtyEntry, type DirtySet } from './dirty-set.ts';
 import type { Rename } from './batch-runner.ts';
 import { executeBatch } from './batch.ts';
+import { WarmRsync } from './batch-runner.ts';
 import { massDelete, sourceEmptied } from './safety.ts';
 import { COOKIE_SINCE, SyncQueue } from './sync-queue.ts';
+import { BatchClock, DELETE_MAX_WAIT_MS, DELETE_SETTLE_MS, type Lane } from './schedule.ts';
 import { backoffMs } from '../sync/rsync-exit.ts';
 import { seed } from '../sync/seed.ts';
 import { reconcile, targetHasTree } from './reconcile.ts';
 import { failedPaths } from '../sync/rsync-errors.ts';
 import type { RsyncCommon } from '../sync/rsync-args.ts';
-import { flushCookie, heartbeatCookie, HEARTBEAT_INTERVAL_MS } from './cookies.ts';
+import { flushCookie, heartbeatCookie, HEARTBEAT_INTERVAL_MS, HEARTBEAT_RETRY_MS } from './cookies.ts';
 import { Waiters } from './waiters.ts';
 
 /** Lag above which an in-sync job reports catching-up again, and below which it is in-sync. */
@@ -67,8 +70,14 @@ export class Mirror implements JobControl {
   #paused = false;
   #stopping = false;
   #timer: NodeJS.Timeout | null = null;
+  /** the next batch when it is due at once (a timeout waits 1 ms at least) */
+  #immediate: NodeJS.Immediate | null = null;
+  /** #schedule(true) since the last batch: the writes lane is due at once */
+  #hurry = false;
+  #clock: BatchClock;
+  /** an rsync started while idle, for the next small batch (src/engine/batch-runner.ts) */
+  #warm: WarmRsync;
   #failureTimer: NodeJS.Timeout | null = null;
-  #firstPendingAt: number | null = null;
   /** consecutive failed batches (backoff) */
   #attempt = 0;
   #batchId = 0;
@@ -84,6 +93,14 @@ export class Mirror implements JobControl {
   constructor(options: MirrorOptions) {
     this.#o = options;
     this.#q = new SyncQueue(options.source);
+    // deletions never go out sooner than writes would (--delay 600000: nothing until stop)
+    this.#clock = new BatchClock({
+      delayMs: options.delayMs,
+      maxWaitMs: options.maxWaitMs,
+      settleMs: Math.max(DELETE_SETTLE_MS, options.delayMs),
+      settleMaxWaitMs: Math.max(DELETE_MAX_WAIT_MS, options.maxWaitMs),
+    });
+    this.#warm = new WarmRsync(options);
     this.info = options.info;
     this.bus = options.bus;
     options.watcher.onChanges = (changes) => this.#absorb(changes);
@@ -166,7 +183,9 @@ export class Mirror implements JobControl {
   }
 
   #absorb(changes: WatchChange[]): void {
-    this.#q.absorb(changes, Date.now(), (cookie) => this.#cookiesSeen.get(cookie)?.());
+    const now = Date.now();
+    this.#q.absorb(changes, now, (cookie) => this.#cookiesSeen.get(cookie)?.());
+    for (const lane of lanesOf(changes)) this.#clock.note(lane, now, changes.length);
     this.bus.emit({ type: 'changes', count: changes.length });
     this.#emitQueue();
     // a directory came or went: the watch count may have changed
@@ -174,19 +193,31 @@ export class Mirror implements JobControl {
     this.#schedule(false);
   }
 
-  /** Trailing debounce capped by maxWait; `now` fires as soon as possible. */
+  /**
+   * Arms the timer for the next batch (src/engine/schedule.ts); `now`: the writes lane goes as soon as possible.
+   * Nothing while a batch is in flight: #afterBatch schedules what arrived meanwhile.
+   */
   #schedule(now: boolean): void {
-    if (!this.#seeded || this.#stopping || this.#paused || this.#state === 'halted') return;
-    if (this.#q.pendingCount === 0) return;
-    const t = Date.now();
-    this.#firstPendingAt ??= t;
-    const deadline = this.#firstPendingAt + this.#o.maxWaitMs;
-    const delay = now ? 0 : Math.max(0, Math.min(this.#o.delayMs, deadline - t));
+    if (!this.#seeded || this.#stopping || this.#paused || this.#state === 'halted' || this.#q.busy) return;
+    if (now) this.#hurry = true;
+    const at = this.#clock.nextBatch(this.#q.pendingLanes, this.#hurry);
+    if (at === null || this.#immediate) return;
     if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      if (!this.#q.busy) void this.#runBatch();
-    }, delay);
+    this.#timer = null;
+    const wait = at - Date.now();
+    if (wait <= 0) this.#immediate = setImmediate(() => ((this.#immediate = null), this.#fire()));
+    // a timer runs before the loop polls the inotify fd: look again after the poll (an immediate), so changes
+    // already queued in the kernel (the daemon was busy) still move the debounce instead of splitting a burst
+    else this.#timer = setTimeout(() => ((this.#timer = null), this.#schedule(false)), wait);
+  }
+
+  /** The batch is due; stop, quiesce and halt clear #timer only, so an immediate re-checks here. */
+  #fire(): void {
+    if (this.#q.busy || this.#stopping || this.#paused || this.#state === 'halted') return;
+    const at = this.#clock.nextBatch(this.#q.pendingLanes, this.#hurry);
+    if (at !== null && at > Date.now()) return this.#schedule(false);
+    this.#hurry = false;
+    void this.#runBatch();
   }
 
   async #runBatch(): Promise<void> {
@@ -196,15 +227,19 @@ export class Mirror implements JobControl {
     if (this.#sourceId && !sameIdentity(identity(this.info.source), this.#sourceId)) return this.#halt(`source root ${this.info.source} disappeared or was replaced`);
     const unsafe = massDelete(this.#o, this.#q.pendingDeletes, this.#treeEntries);
     if (unsafe) return this.#halt(unsafe);
-    this.#q.requeueDue(Date.now());
-    if (this.#q.pendingCount === 0) return this.#afterBatch([]);
+    const now = Date.now();
+    this.#q.requeueDue(now);
+    const lanes = this.#q.pendingLanes;
+    // the deletion lane when its deletions settled; else the writes lane alone (held deletions stay, none made)
+    const deletions = this.#clock.deletionsDue(now, lanes);
+    if (!lanes.writes && !deletions) return this.#afterBatch([]);
     const id = ++this.#batchId;
-    const input = this.#q.take();
-    this.#firstPendingAt = null;
+    const input = this.#q.take({ holdDeletions: !deletions });
+    this.#clock.took(deletions);
     this.#emitQueue();
     const started = Date.now();
     this.bus.emit({ type: 'batch-start', id, paths: input.entries.length, deepPaths: input.entries.filter((e) => e.flags & DEEP).length, renames: input.renames.length });
-    const outcome = await executeBatch(this.#o, input, started);
+    const outcome = await executeBatch(this.#o, input, started, undefined, this.#warm);
     for (const r of outcome.renames) this.bus.emit({ type: 'rename', from: r.from, to: r.to, ok: r.ok, ...(r.errno ? { errno: r.errno } : {}) });
     if (outcome.kind === 'retry') {
       this.#q.giveBack({ ...input, renames: [] }); // renames were replayed (or fell back to syncing their destinations)
@@ -258,7 +293,9 @@ export class Mirror implements JobControl {
     }
     this.#idle.wake();
     if (this.#stopping) return this.#finishStop();
-    this.#schedule(true);
+    this.#schedule(false);
+    // going idle: start the rsync for the next small write now, while nothing waits for it
+    if (!this.#q.busy && !this.#q.pendingLanes.writes && !this.#paused && this.#state !== 'halted') this.#warm.prepare();
   }
 
   #retryLater(reason: string): void {
@@ -309,21 +346,40 @@ export class Mirror implements JobControl {
   #halt(reason: string): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
+    this.#warm.drop();
     this.bus.emit({ type: 'error', code: 'E_HALTED', message: `halted: ${reason}; nothing more is propagated to the target` });
     this.#setState('halted', reason);
     this.#idle.wake();
   }
 
+  /**
+   * The cookie is rewritten HEARTBEAT_INTERVAL_MS after each beat; #afterBatch times it to the target. A beat
+   * due while a batch is pending or in flight waits for the mirror to be idle (polled every
+   * HEARTBEAT_RETRY_MS), one interval at most: in a burst synced as one recursive rsync run, the cookie would
+   * add a run of its own (the flat list) to the batch; under sustained load it is written anyway and rides
+   * along. One timer, held in #heartbeat.timer (quiesce and stop clear it).
+   */
   #startHeartbeat(): void {
-    const beat = (): void => {
+    let dueAt = Date.now();
+    const beat = (first = false): void => {
+      this.#heartbeat.timer = null;
+      if (this.#stopping || this.#paused) return; // stop and quiesce end the heartbeat (resume starts it again)
+      const now = Date.now();
+      const busy = this.#q.busy || this.#q.pendingCount > 0;
+      if (busy && !first && now - dueAt < HEARTBEAT_INTERVAL_MS) return arm(HEARTBEAT_RETRY_MS);
       this.#emitWatchesIfChanged();
-      if (this.#stopping || this.#state === 'halted') return;
-      const res = writeFileUnder(this.info.source, heartbeatCookie(this.info.name), `${Date.now()}\n`);
-      if (res.ok && this.#heartbeat.writtenAt === null) this.#heartbeat.writtenAt = Date.now();
+      if (this.#state !== 'halted') {
+        const res = writeFileUnder(this.info.source, heartbeatCookie(this.info.name), `${now}\n`);
+        if (res.ok && this.#heartbeat.writtenAt === null) this.#heartbeat.writtenAt = now;
+      }
+      dueAt = now + HEARTBEAT_INTERVAL_MS;
+      arm(HEARTBEAT_INTERVAL_MS);
     };
-    beat();
-    this.#heartbeat.timer = setInterval(beat, HEARTBEAT_INTERVAL_MS);
-    this.#heartbeat.timer.unref();
+    const arm = (ms: number): void => {
+      this.#heartbeat.timer = setTimeout(() => beat(), ms);
+      this.#heartbeat.timer.unref();
+    };
+    beat(true); // the first beat goes at once: status shows a heartbeat lag from the start
   }
 
   /**
@@ -334,6 +390,7 @@ export class Mirror implements JobControl {
     this.#paused = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
+    this.#warm.drop(); // its cwd is in the source the cutover is about to cover
     if (this.#heartbeat.timer) clearInterval(this.#heartbeat.timer);
     this.#heartbeat.timer = null;
     while (this.#q.busy) await this.#idle.wait(1_000);
@@ -430,6 +487,7 @@ export class Mirror implements JobControl {
     if (!this.#stopping) {
       this.#stopping = true;
       if (this.#timer) clearTimeout(this.#timer);
+      this.#warm.drop();
       if (this.#heartbeat.timer) clearInterval(this.#heartbeat.timer);
       if (this.#failureTimer) clearTimeout(this.#failureTimer);
       if (!this.#q.busy) this.#finishStop();
@@ -450,4 +508,17 @@ export class Mirror implements JobControl {
   pending(): { entries: DirtyEntry[]; renames: Rename[] } {
     return this.#q.pending();
   }
+}
+
+/** The lanes a watcher read touches (src/engine/schedule.ts): deletions, moves (the old name is gone), the rest. */
+function lanesOf(changes: readonly WatchChange[]): Lane[] {
+  let writes = false;
+  let deletions = false;
+  for (const c of changes) {
+    if (c.kind === 'delete') deletions = true;
+    else if (c.kind === 'move') writes = deletions = true;
+    else if (c.kind === 'subtree' && (c.reason === 'overflow' || c.reason === 'unwatched')) deletions = true;
+    else writes = true;
+  }
+  return [...(writes ? (['writes'] as const) : []), ...(deletions ? (['deletions'] as const) : [])];
 }

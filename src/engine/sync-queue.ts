@@ -8,7 +8,7 @@ import { parentOf, display, type RelPath } from '../util/bpath.ts';
 import type { EventBus } from '../events/event.ts';
 import type { WatchChange } from '../watch/types.ts';
 import { multiLinkFiles } from '../sys/fsops.ts';
-import { DATA, DEEP, DirtySet, GONE, META, type DirtyEntry } from './dirty-set.ts';
+import { DATA, DEEP, DirtySet, GONE, META, SETTLE, type DirtyEntry } from './dirty-set.ts';
 import { SAME_TICK_WINDOW_MS } from './batch-plan.ts';
 import type { Rename } from './batch-runner.ts';
 import type { BatchInput, BatchOutcome } from './batch.ts';
@@ -76,7 +76,9 @@ export class SyncQueue {
           d.mark(parentOf(c.to), META, now);
           break;
         case 'subtree':
-          d.mark(c.path, META | DEEP, now);
+          // after an overflow (or in an unwatched directory) deletions were not seen: the recursive sync that
+          // finds them deletes, so it waits on the deletion lane like any deletion (src/engine/schedule.ts)
+          d.mark(c.path, c.reason === 'overflow' || c.reason === 'unwatched' ? META | DEEP | SETTLE : META | DEEP, now);
           if (c.path !== '') d.mark(parentOf(c.path), META, now);
           break;
       }
@@ -103,6 +105,11 @@ export class SyncQueue {
     return this.dirty.size + this.#renames.length;
   }
 
+  /** What is pending per lane (src/engine/schedule.ts): held deletions, and everything else. */
+  get pendingLanes(): { writes: boolean; held: boolean } {
+    return { writes: this.dirty.size > this.dirty.held || this.#renames.length > 0, held: this.dirty.held > 0 };
+  }
+
   get inFlightCount(): number {
     return this.#inFlight?.length ?? 0;
   }
@@ -120,16 +127,30 @@ export class SyncQueue {
     return this.#failures.nextRetryAt();
   }
 
-  /** Hands out everything pending as one batch (O(entries)); it is in flight until `settle`. */
-  take(options: { includeFailed?: boolean; forceAll?: boolean } = {}): BatchInput {
+  /**
+   * Hands out everything pending as one batch (O(entries)); it is in flight until `landed` or `giveBack`.
+   * `holdDeletions`: the writes lane only; entries flagged SETTLE stay, and the batch may not delete.
+   */
+  take(options: { includeFailed?: boolean; forceAll?: boolean; holdDeletions?: boolean } = {}): BatchInput {
     if (options.includeFailed) for (const f of this.#failures.list()) this.dirty.mark(f.path, f.flags, f.since);
-    const drained = this.dirty.drain();
-    const second = Math.floor(Date.now() / 1000);
-    if (this.#newDeletes > 0) this.#takenDeletes.set(second, (this.#takenDeletes.get(second) ?? 0) + this.#newDeletes);
-    this.#newDeletes = 0;
+    const hold = options.holdDeletions === true;
+    const drained = this.dirty.drain(hold ? SETTLE : 0);
+    if (!hold) {
+      const second = Math.floor(Date.now() / 1000);
+      if (this.#newDeletes > 0) this.#takenDeletes.set(second, (this.#takenDeletes.get(second) ?? 0) + this.#newDeletes);
+      this.#newDeletes = 0;
+    }
     this.#inFlight = drained.entries;
     this.#inFlightOldest = drained.oldest;
-    return { entries: drained.entries, oldest: drained.oldest, renames: this.#renames.splice(0), recentlySynced: this.#recent, hardlinks: this.hardlinks, forceAll: options.forceAll ?? false };
+    return {
+      entries: drained.entries,
+      oldest: drained.oldest,
+      renames: this.#renames.splice(0),
+      recentlySynced: this.#recent,
+      hardlinks: this.hardlinks,
+      forceAll: options.forceAll ?? false,
+      deletes: !hold,
+    };
   }
 
   /** The batch could not be trusted to have landed: everything goes back, first-seen times kept. */
@@ -138,6 +159,7 @@ export class SyncQueue {
     this.#renames.unshift(...input.renames);
     this.#inFlight = null;
     this.#inFlightOldest = null;
+    this.dirty.releaseInFlight();
   }
 
   /**
@@ -148,6 +170,7 @@ export class SyncQueue {
   landed(input: BatchInput, outcome: Extract<BatchOutcome, { kind: 'landed' }>, started: number, bus: EventBus): number {
     this.#inFlight = null;
     this.#inFlightOldest = null;
+    this.dirty.releaseInFlight(); // renames no longer carry its entries (src/engine/dirty-set.ts)
     const byPath = new Map(input.entries.map((e) => [e.path, e]));
     const failed = new Set<RelPath>();
     const now = Date.now();

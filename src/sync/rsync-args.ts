@@ -42,18 +42,33 @@ export type ListMode =
   | 'deep';
 
 const MODE_FLAGS: Record<ListMode, readonly string[]> = {
-  flat: ['--delete-missing-args', '--force'],
-  forced: ['--delete-missing-args', '--force', '--ignore-times'],
+  flat: ['--force'],
+  forced: ['--force', '--ignore-times'],
   // a vanished deep directory is deleted through its own flat entry; combining -r with --delete-missing-args
   // was where rsync 3.5 deadlocked in our churn tests
-  deep: ['-r', '--delete', '--ignore-missing-args', '--force'],
+  deep: ['-r', '--delete', '--force'],
 };
 
-/** argv for one batch list (the list itself goes to stdin, NUL-separated). */
-export function batchArgs(c: RsyncCommon, mode: ListMode): string[] {
+/** What rsync does with a listed path that is missing from the source, per mode and batch kind. */
+const MISSING_FLAGS: Record<ListMode, { deletes: string; keeps: string }> = {
+  // a batch that may delete: the listed path was deleted; the writes lane (src/engine/schedule.ts): skip it,
+  // its deletion is on the deletion lane (or its event is still on the way)
+  flat: { deletes: '--delete-missing-args', keeps: '--ignore-missing-args' },
+  forced: { deletes: '--delete-missing-args', keeps: '--ignore-missing-args' },
+  // deep never deletes a listed directory itself (see above); extraneous entries inside are deleted (--delete)
+  deep: { deletes: '--ignore-missing-args', keeps: '--ignore-missing-args' },
+};
+
+/**
+ * argv for one batch list (the list itself goes to stdin, NUL-separated). `deletes`: a listed path missing
+ * from the source is deleted on the target (false on the writes lane: it is skipped).
+ */
+export function batchArgs(c: RsyncCommon, mode: ListMode, deletes = true): string[] {
+  const missing = MISSING_FLAGS[mode];
   return [
     ...MIGRATION_FLAGS,
     ...MODE_FLAGS[mode],
+    deletes ? missing.deletes : missing.keeps,
     '--from0',
     '--files-from=-',
     '--stats',
@@ -62,22 +77,72 @@ export function batchArgs(c: RsyncCommon, mode: ListMode): string[] {
   ];
 }
 
-/** argv for a full seed (or reconcile) pass of the whole tree, or of a list of top-level entries. */
-export function seedArgs(c: RsyncCommon, options: { list?: boolean; progress?: boolean } = {}): string[] {
+/**
+ * Seed-only flags, one row each (measured on 100k small files, docs/benchmarks.md "seed"):
+ *   inplace  write each file under its final name instead of a temp file + rename: -12 % rsync CPU (the
+ *            receiver skips mkstemp, a random name, two stats, a re-open and the rename). Only into an empty
+ *            target: there no reader sees a file before the cutover, an interrupted file keeps a wrong
+ *            size/mtime so the next pass redoes it, and no target hard link can carry a write to another
+ *            name. Needs rsync >= 3.1.3 with -S.
+ *   listed   a parallel seed's entries (arguments or --files-from) were planned a moment before the run:
+ *            one gone since is skipped, not an error (its deletion event is on the way to the dirty set)
+ *   no --info=progress2  it prints a line per file; the progress is estimated instead (seed-progress.ts)
+ */
+const SEED_FLAGS = { inplace: ['--inplace'], listed: ['--ignore-missing-args'] } as const;
+
+export interface SeedArgOptions {
+  /** the entries to copy come on stdin, NUL-separated, each copied recursively (a parallel seed's list) */
+  list?: boolean;
+  /** see SEED_FLAGS.inplace */
+  inplace?: boolean;
+  /** rsync --max-delete; 0 or absent = no limit */
+  maxDelete?: number;
+}
+
+function maxDeleteArgs(n: number | undefined): string[] {
+  return n !== undefined && n > 0 ? [`--max-delete=${n}`] : [];
+}
+
+/** argv for a full seed (or reconcile) pass of the whole tree, or of a list of entries (a parallel seed). */
+export function seedArgs(c: RsyncCommon, options: SeedArgOptions = {}): string[] {
   return [
     ...MIGRATION_FLAGS,
     '--delete',
-    ...(options.list ? ['-r', '--from0', '--files-from=-'] : []),
-    ...(options.progress ? ['--info=progress2', '--no-human-readable'] : []),
+    ...(options.list ? ['-r', '--from0', '--files-from=-', ...SEED_FLAGS.listed] : []),
+    ...(options.inplace ? SEED_FLAGS.inplace : []),
+    ...maxDeleteArgs(options.maxDelete),
     '--stats',
     ...c.excludeArgs,
     ...roots(c),
   ];
 }
 
-/** argv for the root directory alone, deleting top-level entries that are gone from the source. */
-export function rootLevelArgs(c: RsyncCommon): string[] {
-  return [...MIGRATION_FLAGS, '-d', '--delete', ...c.excludeArgs, ...roots(c)];
+/**
+ * argv for entries of one parent as source arguments (absolute paths, no trailing '/': each lands as
+ * DEST/name), a parallel seed's list without --files-from (see src/sync/seed-plan.ts).
+ */
+export function unitArgs(c: RsyncCommon, sources: readonly string[], dest: string, options: SeedArgOptions = {}): string[] {
+  const flags = [...SEED_FLAGS.listed, ...(options.inplace ? SEED_FLAGS.inplace : []), ...maxDeleteArgs(options.maxDelete)];
+  return [...MIGRATION_FLAGS, '--delete', ...flags, '--stats', ...c.excludeArgs, ...sources, dest];
+}
+
+/**
+ * argv for the split levels of a parallel seed (on stdin: './' and 'dir/' for each level): their entries one
+ * level deep, extraneous target entries deleted, attributes (mtimes) set.
+ */
+export function levelArgs(c: RsyncCommon, options: SeedArgOptions = {}): string[] {
+  const flags = [...SEED_FLAGS.listed, ...(options.inplace ? SEED_FLAGS.inplace : []), ...maxDeleteArgs(options.maxDelete)];
+  return [...MIGRATION_FLAGS, '-d', '--delete', '--from0', '--files-from=-', ...flags, '--stats', ...c.excludeArgs, ...roots(c)];
+}
+
+/** argv creating the split levels of a parallel seed before its lists run (on stdin: the directories, no '/'). */
+export function levelDirsArgs(c: RsyncCommon): string[] {
+  return [...MIGRATION_FLAGS, '-d', '--from0', '--files-from=-', ...SEED_FLAGS.listed, ...c.excludeArgs, ...roots(c)];
+}
+
+/** argv for hard-link groups a parallel seed copied in different lists (names on stdin): -H links them. */
+export function linkGroupArgs(c: RsyncCommon): string[] {
+  return [...MIGRATION_FLAGS, '--from0', '--files-from=-', ...SEED_FLAGS.listed, '--stats', ...c.excludeArgs, ...roots(c)];
 }
 
 /** Files and bytes transferred, from rsync's --stats output. */

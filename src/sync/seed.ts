@@ -1,20 +1,28 @@
 /**
- * The seed: a full rsync pass that makes the target equal to the source (first start, restart after a crash,
- * overflow recovery of the root). Watches are already in place when it runs, so nothing that changes during
- * the seed is lost: those events wait in the dirty set and are synced right after.
+ * The seed: a full rsync pass that makes a new (empty or nearly empty) target equal to the source on a first
+ * start. Watches are already in place when it runs, so nothing that changes during the seed is lost: those
+ * events wait in the dirty set and are synced right after.
  *
- * Large trees can be split by top-level entry into parallel rsync workers (p-queue). Hard links that span two
- * top-level entries are only preserved with one worker (rsync -H sees one file list per process), which is
- * why the default worker count comes from docs/benchmarks.md and `--seed-workers 1` is always available.
+ * With `workers` > 1 the tree is split (src/sync/seed-plan.ts) into levels and lists of entries:
+ *   1. the split levels are created (`rsync -d`, the directories alone);
+ *   2. the lists, `workers` at a time (p-queue), each directory recursively;
+ *   3. hard links: `find -links +1` ran beside the workers; every link group whose names fell into two runs
+ *      is re-sent in one list, and rsync -H replaces the copies by links;
+ *   4. the split levels one level deep (`rsync -d --delete`): their attributes (the lists moved their
+ *      mtimes), mount points (created, not entered), extraneous target entries at those levels deleted.
+ * Into an empty target files are written in place (--inplace, see SEED_FLAGS in rsync-args.ts). Progress is
+ * estimated from statfs counters (seed-progress.ts), not read from rsync.
  */
-import { readdirSync } from 'node:fs';
 import PQueue from 'p-queue';
-import { run } from '../sys/exec.ts';
-import type { EventBus, SeedProgress } from '../events/event.ts';
-import { fromBytes, toBytes, type RelPath } from '../util/bpath.ts';
+import { run, type ExecResult } from '../sys/exec.ts';
+import { multiLinkFiles } from '../sys/fsops.ts';
+import { deviceOf, fsUsage, isEmptyDir, isMountRoot, peekDir } from '../sys/seed-probe.ts';
+import type { EventBus } from '../events/event.ts';
+import { toBytes, type RelPath } from '../util/bpath.ts';
 import { classifyExit, type RsyncOutcome } from './rsync-exit.ts';
-import { parseStats, rootLevelArgs, seedArgs, type RsyncCommon } from './rsync-args.ts';
-import { ProgressSplitter } from './rsync-progress.ts';
+import { levelArgs, levelDirsArgs, linkGroupArgs, parseStats, seedArgs, unitArgs, type RsyncCommon } from './rsync-args.ts';
+import { estimateProgress } from './seed-progress.ts';
+import { chunkRuns, impliedLevels, levelDirs, levelList, planSeed, rootFreeExcludes, splitLinkGroups, type SeedPlan, type SplitPolicy } from './seed-plan.ts';
 
 /** A seed rsync whose processes used no CPU and did no I/O for this long is hung (see RSYNC_STALL_MS). */
 export const SEED_STALL_MS = 60_000;
@@ -29,6 +37,10 @@ export interface SeedOptions extends RsyncCommon {
   bus: EventBus;
   isExcluded: (rel: RelPath, isDir: boolean) => boolean;
   signal?: AbortSignal;
+  /** --inplace; default: when the target root is empty at the start (SEED_FLAGS in rsync-args.ts) */
+  inplace?: boolean;
+  /** split policy; default SPLIT_POLICY (the benchmark varies it) */
+  split?: Readonly<SplitPolicy>;
 }
 
 export interface SeedResult {
@@ -43,100 +55,123 @@ export interface SeedResult {
   exitCode?: number | null;
   /** rsync's stderr (every run), for the failed paths of a partial seed (exit 23) */
   stderr?: string;
+  /** rsync runs: lists, plus the link and level passes of a parallel seed */
+  runs: number;
 }
 
-interface WorkerState {
-  bytes: number;
-  rate: number;
+interface RunResult {
+  outcome: RsyncOutcome;
+  message: string;
   files: number;
-  percent: number | null;
+  bytes: number;
+  entries: number;
+  exitCode: number | null;
+  stderr: string;
 }
 
-/** Splits top-level entries into `n` lists of similar length (round-robin over the sorted names). */
-export function partition(names: RelPath[], n: number): RelPath[][] {
-  const lists: RelPath[][] = Array.from({ length: Math.max(1, n) }, () => []);
-  names.sort().forEach((name, i) => lists[i % lists.length]!.push(name));
-  return lists.filter((l) => l.length > 0);
+function nulList(paths: readonly RelPath[]): Buffer {
+  return Buffer.concat(paths.flatMap((p) => [toBytes(p), Buffer.from([0])]));
 }
+
+function toRunResult(result: ExecResult): RunResult {
+  const { outcome, why } = result.spawnError
+    ? { outcome: 'fatal' as const, why: result.spawnError }
+    : result.stalled
+      ? { outcome: 'retry' as const, why: `rsync made no progress for ${SEED_STALL_MS} ms and was killed` }
+      : classifyExit(result.exitCode, result.signal);
+  const stats = parseStats(result.stdout);
+  const message = outcome === 'ok' || outcome === 'vanished' ? why : `${why}: ${tail(result.stderr)}`;
+  return { outcome, message, ...stats, exitCode: result.exitCode, stderr: result.stderr };
+}
+
+const ABORTED: RunResult = { outcome: 'retry', message: 'seed stopped', files: 0, bytes: 0, entries: 0, exitCode: null, stderr: '' };
 
 export async function seed(options: SeedOptions): Promise<SeedResult> {
   const started = performance.now();
-  const { bus } = options;
-  const topLevel = readdirSync(options.source, { withFileTypes: true, encoding: 'buffer' })
-    .map((d) => ({ name: fromBytes(d.name), isDir: d.isDirectory() }))
-    .filter((d) => !options.isExcluded(d.name, d.isDir))
-    .map((d) => d.name);
-  const lists = options.workers > 1 && topLevel.length > 1 ? partition(topLevel, options.workers) : [];
-  bus.emit({ type: 'seed-start', workers: Math.max(1, lists.length) });
+  const { bus, signal } = options;
+  const rsync = options.rsync ?? 'rsync';
+  const inplace = options.inplace ?? isEmptyDir(options.target);
+  const rootDev = deviceOf(options.source);
+  const plan = rootDev === null ? null : planSeed((dir) => peekDir(options.source, dir, rootDev), options.workers, options.isExcluded, options.split);
+  bus.emit({ type: 'seed-start', workers: plan ? Math.min(options.workers, plan.chunks.length) : 1 });
 
-  const states: WorkerState[] = [];
-  let lastReport = 0;
-  const report = (force = false): void => {
-    const now = performance.now();
-    if (!force && now - lastReport < SEED_PROGRESS_INTERVAL_MS) return;
-    lastReport = now;
-    const sum = states.reduce((a, s) => ({ bytes: a.bytes + s.bytes, rate: a.rate + s.rate, files: a.files + s.files }), { bytes: 0, rate: 0, files: 0 });
-    const pcts = states.map((s) => s.percent).filter((p): p is number => p !== null);
-    const percent = pcts.length === states.length && pcts.length > 0 ? pcts.reduce((a, b) => a + b, 0) / pcts.length : null;
-    const elapsedS = (now - started) / 1000;
-    const etaS = percent !== null && percent > 0 ? Math.round((elapsedS * (100 - percent)) / percent) : null;
-    const progress: SeedProgress = { files: sum.files, bytes: sum.bytes, rate: sum.rate, etaS, percent };
-    bus.emit({ type: 'seed-progress', progress });
+  const runOne = async (args: string[], list?: readonly RelPath[]): Promise<RunResult> => {
+    if (signal?.aborted) return ABORTED;
+    const input = list === undefined ? undefined : nulList(list);
+    return toRunResult(await run(rsync, args, { input, signal, env: { LC_ALL: 'C' }, stallMs: SEED_STALL_MS }));
   };
-  const timer = setInterval(() => report(), SEED_PROGRESS_INTERVAL_MS);
 
-  const runOne = async (list: RelPath[] | null): Promise<SeedResult> => {
-    const state: WorkerState = { bytes: 0, rate: 0, files: 0, percent: null };
-    states.push(state);
-    const splitter = new ProgressSplitter();
-    const args = [...seedArgs(options, { list: list !== null, progress: true }), ...(options.maxDeleteCount > 0 ? [`--max-delete=${options.maxDeleteCount}`] : [])];
-    const input = list === null ? undefined : Buffer.concat(list.flatMap((p) => [toBytes(p), Buffer.from([0])]));
-    const result = await run(options.rsync ?? 'rsync', args, {
-      input,
-      signal: options.signal,
-      env: { LC_ALL: 'C' },
-      stallMs: SEED_STALL_MS,
-      onStdout: (chunk) => {
-        for (const p of splitter.push(chunk)) {
-          state.bytes = p.bytes;
-          state.rate = p.rate;
-          state.percent = p.percent;
-          state.files = p.checked ?? p.transferred ?? state.files;
-        }
-      },
-    });
-    state.rate = 0;
-    const { outcome, why } = result.spawnError ? { outcome: 'fatal' as const, why: result.spawnError } : classifyExit(result.exitCode, result.signal);
-    const stats = parseStats(result.stdout);
-    return { outcome, message: outcome === 'ok' || outcome === 'vanished' ? why : `${why}: ${tail(result.stderr)}`, files: stats.files, bytes: stats.bytes, entries: stats.entries, durationMs: result.durationMs, exitCode: result.exitCode, stderr: result.stderr };
+  const finished: RunResult[] = [];
+  const lists = { done: 0, total: plan?.chunks.length ?? 0 };
+  const startUsage = fsUsage(options.target);
+  const expected = isMountRoot(options.source) ? (fsUsage(options.source)?.inodesUsed ?? null) : null;
+  const report = (): void => {
+    const sum = (k: 'files' | 'bytes'): number => finished.reduce((a, r) => a + r[k], 0);
+    const input = { elapsedMs: performance.now() - started, start: startUsage, now: fsUsage(options.target), expected, chunksDone: lists.done, chunksTotal: lists.total };
+    bus.emit({ type: 'seed-progress', progress: estimateProgress({ ...input, finishedFiles: sum('files'), finishedBytes: sum('bytes') }) });
   };
+  const timer = setInterval(report, SEED_PROGRESS_INTERVAL_MS);
 
   try {
-    let results: SeedResult[];
-    if (lists.length === 0) {
-      results = [await runOne(null)];
+    let entries: number;
+    if (!plan) {
+      const r = await runOne(seedArgs(options, { inplace, maxDelete: options.maxDeleteCount }));
+      finished.push(r);
+      entries = r.entries;
     } else {
-      const queue = new PQueue({ concurrency: options.workers });
-      results = await Promise.all(lists.map((list) => queue.add(() => runOne(list))));
-      // top level: attributes of the root and deletion of top-level entries gone from the source
-      const root = await run(options.rsync ?? 'rsync', rootLevelArgs(options), { signal: options.signal });
-      const c = classifyExit(root.exitCode, root.signal);
-      results.push({ outcome: c.outcome, message: `${c.why}: ${tail(root.stderr)}`, files: 0, bytes: 0, entries: 0, durationMs: root.durationMs, exitCode: root.exitCode, stderr: root.stderr });
+      entries = await parallel(plan, options, inplace, runOne, (r) => finished.push(r), () => lists.done++);
     }
-    report(true);
+    report();
     // issue 3: a partial transfer (23) is the worst only when nothing worse happened, so its failed paths can be trusted
-    const bad = results.filter((r) => r.outcome !== 'ok' && r.outcome !== 'vanished');
+    const bad = finished.filter((r) => r.outcome !== 'ok' && r.outcome !== 'vanished');
     const worst = bad.find((r) => r.exitCode !== 23) ?? bad[0];
-    const files = results.reduce((a, r) => a + r.files, 0);
-    const bytes = results.reduce((a, r) => a + r.bytes, 0);
-    const entries = results.reduce((a, r) => a + r.entries, 0);
+    const files = finished.reduce((a, r) => a + r.files, 0);
+    const bytes = finished.reduce((a, r) => a + r.bytes, 0);
     const durationMs = Math.round(performance.now() - started);
     if (!worst || worst.exitCode === 23) bus.emit({ type: 'seed-done', files, bytes, durationMs }); // 23: done, some paths failed
-    const stderr = results.map((r) => r.stderr ?? '').join('\n');
-    return { outcome: worst?.outcome ?? 'ok', message: worst?.message ?? 'ok', files, bytes, entries, durationMs, exitCode: worst?.exitCode ?? 0, stderr };
+    const stderr = finished.map((r) => r.stderr).filter((s) => s !== '').join('\n');
+    return { outcome: worst?.outcome ?? 'ok', message: worst?.message ?? 'ok', files, bytes, entries, durationMs, exitCode: worst?.exitCode ?? 0, stderr, runs: finished.length };
   } finally {
     clearInterval(timer);
   }
+}
+
+type RunOne = (args: string[], list?: readonly RelPath[]) => Promise<RunResult>;
+
+/** Steps 1-4 of a parallel seed (see the header). Returns the tree's entry count as one plain run counts it. */
+async function parallel(plan: SeedPlan, options: SeedOptions, inplace: boolean, runOne: RunOne, done: (r: RunResult) => void, listDone: () => void): Promise<number> {
+  const maxDelete = options.maxDeleteCount;
+  // started first, runs beside the workers (~0.2 s of CPU per 100k files); find -xdev, like rsync -x
+  const links = multiLinkFiles(options.source);
+  const argvOk = rootFreeExcludes(options.excludeArgs);
+  const runs = plan.chunks.map((chunk) => chunkRuns(chunk, options, argvOk));
+  if (levelDirs(plan).length > 0) done(await runOne(levelDirsArgs(options), levelDirs(plan)));
+  const queue = new PQueue({ concurrency: options.workers });
+  let unitEntries = 0;
+  await Promise.all(
+    runs.map((chunk) =>
+      queue.add(async () => {
+        for (const run of chunk) {
+          const r = run.argv ? await runOne(unitArgs(options, run.argv.sources, run.argv.dest, { inplace, maxDelete })) : await runOne(seedArgs(options, { list: true, inplace, maxDelete }), run.units);
+          done(r);
+          // a --files-from run also counts the split levels above its entries (implied directories)
+          unitEntries += Math.max(0, r.entries - (run.argv ? 0 : impliedLevels(plan, run.units)));
+        }
+        listDone();
+      }),
+    ),
+  );
+  if (options.signal?.aborted) {
+    done(ABORTED); // stopping: the find ends by itself, nothing waits for it
+    return 0;
+  }
+  const split = splitLinkGroups(runs.flat().map((r) => r.units), await links).filter((p) => !options.isExcluded(p, false));
+  if (split.length > 0) done(await runOne(linkGroupArgs(options), split));
+  const level = await runOne(levelArgs(options, { maxDelete }), levelList(plan));
+  done(level);
+  // every unit is counted by its run and again as an entry of its level; the level pass counts each level
+  // below the root twice (as an entry of its parent and as a listed directory)
+  return level.entries - (plan.levels.length - 1) + unitEntries - plan.units;
 }
 
 export function tail(text: string, lines = 3): string {

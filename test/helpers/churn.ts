@@ -50,6 +50,11 @@ export interface ChurnOptions {
   seed: number;
   /** allow FIFOs, xattrs, hard links (spawns or special files) */
   special?: boolean;
+  /**
+   * Told about every operation that succeeded, in order, with the absolute paths it touched (a rename: from,
+   * to; a hard link: existing, new). For debugging a lost change: grep the log for the stale path.
+   */
+  onOp?: (kind: string, paths: Buffer[]) => void;
 }
 
 /** Runs `ops` random operations synchronously. Returns counts per operation kind. */
@@ -60,6 +65,12 @@ export function churn(options: ChurnOptions): Record<string, number> {
   const files: Buffer[] = [];
   const counts: Record<string, number> = {};
   const pick = <T>(list: T[]): T | undefined => list[Math.floor(rand() * list.length)];
+  /** paths the current operation touched (for onOp) */
+  let touched: Buffer[] = [];
+  const t = (...paths: Buffer[]): Buffer => {
+    touched.push(...paths);
+    return paths[paths.length - 1]!;
+  };
   let n = 0;
   const name = (): Buffer => (rand() < 0.15 ? Buffer.concat([pick(HOSTILE_NAMES)!, Buffer.from(`-${n++}`)]) : Buffer.from(`f${n++}`));
   const alive = (p: Buffer): boolean => {
@@ -72,37 +83,37 @@ export function churn(options: ChurnOptions): Record<string, number> {
   };
   const ops: Array<[string, number, () => void]> = [
     ['create', 25, () => {
-      const p = join(pick(dirs)!, name());
+      const p = t(join(pick(dirs)!, name()));
       fs.writeFileSync(p, Buffer.alloc(Math.floor(rand() * 4096), n & 0xff));
       files.push(p);
     }],
     ['rewrite-same-size', 12, () => {
-      const p = pick(files)!;
+      const p = t(pick(files)!);
       const size = fs.statSync(p).size;
       fs.writeFileSync(p, Buffer.alloc(size, Math.floor(rand() * 256)));
     }],
-    ['append', 8, () => fs.appendFileSync(pick(files)!, 'more\n')],
+    ['append', 8, () => fs.appendFileSync(t(pick(files)!), 'more\n')],
     ['delete', 8, () => {
       const i = Math.floor(rand() * files.length);
-      fs.rmSync(files[i]!, { force: true });
+      fs.rmSync(t(files[i]!), { force: true });
       files.splice(i, 1);
     }],
     ['mkdir-deep', 6, () => {
       let d = pick(dirs)!;
       const depth = 1 + Math.floor(rand() * 6);
       for (let i = 0; i < depth; i++) {
-        d = join(d, name());
+        d = t(join(d, name()));
         fs.mkdirSync(d);
         dirs.push(d);
       }
-      const f = join(d, name());
+      const f = t(join(d, name()));
       fs.writeFileSync(f, 'deep');
       files.push(f);
     }],
     ['rename-file', 8, () => {
       const i = Math.floor(rand() * files.length);
       const to = join(pick(dirs)!, name());
-      fs.renameSync(files[i]!, to);
+      fs.renameSync(t(files[i]!), t(to));
       files[i] = to;
     }],
     ['rename-dir', 3, () => {
@@ -111,7 +122,7 @@ export function churn(options: ChurnOptions): Record<string, number> {
       const parent = pick(dirs)!;
       if (parent.subarray(0, from.length + 1).equals(Buffer.concat([from, Buffer.from('/')])) || parent.equals(from)) return;
       const to = join(parent, name());
-      fs.renameSync(from, to);
+      fs.renameSync(t(from), t(to));
       const re = (p: Buffer): Buffer => (p.equals(from) || p.subarray(0, from.length + 1).equals(Buffer.concat([from, Buffer.from('/')])) ? Buffer.concat([to, p.subarray(from.length)]) : p);
       for (let k = 0; k < dirs.length; k++) dirs[k] = re(dirs[k]!);
       for (let k = 0; k < files.length; k++) files[k] = re(files[k]!);
@@ -119,34 +130,34 @@ export function churn(options: ChurnOptions): Record<string, number> {
     ['delete-subtree', 2, () => {
       const i = 1 + Math.floor(rand() * (dirs.length - 1));
       const victim = dirs[i]!;
-      fs.rmSync(victim, { recursive: true, force: true });
+      fs.rmSync(t(victim), { recursive: true, force: true });
       const under = (p: Buffer): boolean => p.equals(victim) || p.subarray(0, victim.length + 1).equals(Buffer.concat([victim, Buffer.from('/')]));
       for (let k = dirs.length - 1; k >= 1; k--) if (under(dirs[k]!)) dirs.splice(k, 1);
       for (let k = files.length - 1; k >= 0; k--) if (under(files[k]!)) files.splice(k, 1);
     }],
-    ['chmod', 4, () => fs.chmodSync(pick(files)!, rand() < 0.5 ? 0o600 : 0o755)],
+    ['chmod', 4, () => fs.chmodSync(t(pick(files)!), rand() < 0.5 ? 0o600 : 0o755)],
     ['utimes', 3, () => {
-      const t = new Date(Date.now() - Math.floor(rand() * 1e9));
-      fs.utimesSync(pick(files)!, t, t);
+      const when = new Date(Date.now() - Math.floor(rand() * 1e9));
+      fs.utimesSync(t(pick(files)!), when, when);
     }],
-    ['chown', 2, () => fs.chownSync(pick(files)!, 1000 + Math.floor(rand() * 3), 1000)],
+    ['chown', 2, () => fs.chownSync(t(pick(files)!), 1000 + Math.floor(rand() * 3), 1000)],
     ['symlink', 3, () => {
-      const p = join(pick(dirs)!, name());
+      const p = t(join(pick(dirs)!, name()));
       fs.symlinkSync(rand() < 0.5 ? Buffer.from('../dangling target') : pick(files)!, p);
       files.push(p);
     }],
     ['hardlink', options.special ? 2 : 0, () => {
       const p = join(pick(dirs)!, name());
-      fs.linkSync(pick(files)!, p);
+      fs.linkSync(t(pick(files)!), t(p));
       files.push(p);
     }],
     ['fifo', options.special ? 1 : 0, () => {
-      const p = join(pick(dirs)!, Buffer.from(`fifo${n++}`));
+      const p = t(join(pick(dirs)!, Buffer.from(`fifo${n++}`)));
       const text = utf8(p);
       if (text !== null) execFileSync('mkfifo', [text], { stdio: 'ignore' });
     }],
     ['xattr', options.special ? 1 : 0, () => {
-      const p = pick(files)!;
+      const p = t(pick(files)!);
       if (fs.lstatSync(p).isSymbolicLink()) return;
       const text = utf8(p);
       if (text !== null) execFileSync('setfattr', ['-n', 'user.livesync', '-v', `v${n++}`, text], { stdio: 'ignore' });
@@ -164,8 +175,10 @@ export function churn(options: ChurnOptions): Record<string, number> {
         const f = files.find(alive);
         if (!f) continue;
       }
+      touched = [];
       op[2]();
       counts[op[0]] = (counts[op[0]] ?? 0) + 1;
+      options.onOp?.(op[0], touched);
     } catch (err) {
       // A random op can hit a file that a symlink points nowhere, a symlink chmod, a renamed-away path: skip it.
       const code = (err as { code?: string }).code;

@@ -16,7 +16,7 @@ export function startCommand(): Command {
     .option('--delay <ms>', `trailing debounce after the last change before a batch starts`, String(DEFAULT_DELAY_MS))
     .option('--max-wait <ms>', `start a batch at most this long after the first unsynced change, however busy`, String(DEFAULT_MAX_WAIT_MS))
     .addOption(new Option('--watcher <kind>', 'inotify (one watch per directory, any tree size) or chokidar (small trees only)').choices(['inotify', 'chokidar']).default('inotify'))
-    .option('--seed-workers <n>', 'parallel rsync workers for the seed, split by top-level entry (hard links across top-level entries need 1)', String(DEFAULT_SEED_WORKERS))
+    .option('--seed-workers <n>', 'parallel rsync workers for the seed (the tree is split below its top level; hard links are kept with any count; 1 = one plain rsync)', String(DEFAULT_SEED_WORKERS))
     .option('--mount <spec>', 'mount SPEC at TARGET first (e.g. nas04:/share01)')
     .option('--type <fstype>', 'filesystem type for --mount (e.g. nfs)')
     .option('--options <opts>', 'mount options for --mount (e.g. vers=4.2)')
