@@ -7,6 +7,7 @@
  *   idle CPU over 10 s, RSS after the bursts    livesync vs lsyncd
  */
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { burst, deletes, latency, median } from './probe.ts';
 import { lastTreeFile, makeTree, scratch, startLivesync, startLsyncd, timeCommand, type Running } from './tools.ts';
@@ -93,6 +94,9 @@ const f1 = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
 const f2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
 
 export async function benchMirror(): Promise<string> {
+  // absolute numbers move with the machine's load (other work on a shared machine): recorded beside them
+  const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' / ');
+  const loadAtStart = load();
   const runs: Record<'livesync' | 'lsyncd', ToolRun[]> = { livesync: [], lsyncd: [] };
   const raw: number[] = [];
   for (let i = 0; i < RUNS; i++) {
@@ -120,5 +124,6 @@ export async function benchMirror(): Promise<string> {
     `| seed of ${SEED_TREE} files (s), 1 worker | ${f2(seeds['1']!)} | | ${f2(seeds['rsync']!)} (rsync -a) | ${f2(seeds['1']! / seeds['rsync']!)} × rsync -a |`,
     `| seed of ${SEED_TREE} files (s), 2 workers | ${f2(seeds['2']!)} | | | ${f2(seeds['2']! / seeds['rsync']!)} × rsync -a |`,
   ];
+  rows.push('', `Load average (1/5/15 min) at the start ${loadAtStart}, at the end ${load()} (2 cores: above 2, the tools wait for the CPU).`);
   return rows.join('\n');
 }

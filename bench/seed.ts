@@ -2,7 +2,7 @@
  * Seed benchmark (issue #2): the seed of a 100k-file tree (bench/tools.ts makeTree: 100 small files per
  * directory under one top-level directory) into an empty tmpfs target, side by side with a plain `rsync -a`
  * of the same tree in the same run. The tree is built once; every variant runs once per round, in a rotated
- * order, into a fresh tmpfs; medians of RUNS rounds. Rows:
+ * order, into a fresh tmpfs; medians of RUNS (default 7) rounds. Rows:
  *   rsync -a                                  the anchor
  *   rsync -aHAXS --numeric-ids -x ...         livesync's flags in one plain process (what -HAXS cost)
  *   livesync start --seed-workers 1..4        the real CLI; the seed's own duration (its seed-done event)
@@ -21,11 +21,11 @@ import { run } from '../src/sys/exec.ts';
 import { MIGRATION_FLAGS } from '../src/sync/rsync-args.ts';
 import { seed } from '../src/sync/seed.ts';
 
-const RUNS = Number(process.env['BENCH_RUNS'] ?? 5);
+const RUNS = Number(process.env['BENCH_RUNS'] ?? 7);
 const TREE = Number(process.env['BENCH_SEED_TREE'] ?? 100_000);
 const LINK_PAIRS = 2_000;
 
-type Variant = { name: string; run: (src: string, dst: string) => Promise<number> };
+type Variant = { name: string; linked?: boolean; run: (src: string, dst: string) => Promise<number> };
 
 /** `livesync start` until its seed-done event; returns the seed's own duration (ms). */
 export async function cliSeed(src: string, dst: string, workers: number, cli = CLI): Promise<number> {
@@ -72,14 +72,14 @@ async function progress2(src: string, dst: string): Promise<number> {
 const rsyncA = async (src: string, dst: string): Promise<number> => timeCommand('rsync', ['-a', `${src}/`, `${dst}/`]);
 
 /** Runs every variant once per round into a fresh target, rotating the order; medians in seconds. */
-async function rounds(src: string, variants: Variant[]): Promise<Map<string, number>> {
+async function rounds(trees: { plain: string; linked: string }, variants: Variant[]): Promise<Map<string, number>> {
   const times = new Map<string, number[]>(variants.map((v) => [v.name, []]));
   for (let round = 0; round < RUNS; round++) {
     for (let k = 0; k < variants.length; k++) {
       const v = variants[(k + round) % variants.length]!;
       const dst = scratch('seed-dst');
       try {
-        times.get(v.name)!.push((await v.run(src, dst.path)) / 1000);
+        times.get(v.name)!.push((await v.run(v.linked ? trees.linked : trees.plain, dst.path)) / 1000);
       } finally {
         dst.dispose();
       }
@@ -107,16 +107,15 @@ export async function benchSeed(): Promise<string> {
       const [dir, k] = [i % dirs, Math.floor(i / dirs) % 100];
       linkSync(join(linked.path, 'tree', `d${String(dir).padStart(5, '0')}`, `f${String(dir * 100 + k).padStart(7, '0')}`), join(linked.path, 'links', `l${i}`));
     }
-    const main = await rounds(src.path, [
+    // one set of rounds for everything, so load that comes and goes hits every variant alike
+    const main = await rounds({ plain: src.path, linked: linked.path }, [
       { name: 'rsync -a', run: rsyncA },
       { name: 'rsync flags', run: async (s, d) => timeCommand('rsync', [...MIGRATION_FLAGS, '--delete', `${s}/`, `${d}/`]) },
       ...[1, 2, 3, 4].map((w) => ({ name: `cli ${w}`, run: (s: string, d: string) => cliSeed(s, d, w) })),
       { name: 'no inplace 2', run: (s, d) => inProcess(s, d, 2, false) },
       { name: 'progress2', run: progress2 },
-    ]);
-    const links = await rounds(linked.path, [
-      { name: 'rsync -aH', run: async (s, d) => timeCommand('rsync', ['-aH', `${s}/`, `${d}/`]) },
-      { name: 'seed 2', run: (s, d) => inProcess(s, d, 2) },
+      { name: 'rsync -aH', linked: true, run: async (s, d) => timeCommand('rsync', ['-aH', `${s}/`, `${d}/`]) },
+      { name: 'seed 2', linked: true, run: (s, d) => inProcess(s, d, 2) },
     ]);
     const a = main.get('rsync -a')!;
     const row = (what: string, s: number | undefined, anchor = a, anchorName = 'rsync -a'): string => `| ${what} | ${f2(s)} | ${f2(anchor)} | ${f2((s ?? NaN) / anchor)} × ${anchorName} |`;
@@ -128,7 +127,7 @@ export async function benchSeed(): Promise<string> {
       ...[1, 2, 3, 4].map((w) => row(`livesync seed, --seed-workers ${w}`, main.get(`cli ${w}`))),
       row('seed(), 2 workers, without --inplace', main.get('no inplace 2')),
       row('former single run: --info=progress2 read by livesync', main.get('progress2')),
-      row(`seed(), 2 workers, tree + ${LINK_PAIRS} hard-link pairs across directories`, links.get('seed 2'), links.get('rsync -aH')!, 'rsync -aH'),
+      row(`seed(), 2 workers, tree + ${LINK_PAIRS} hard-link pairs across directories`, main.get('seed 2'), main.get('rsync -aH')!, 'rsync -aH'),
       '',
       `Load average (1/5/15 min) before: ${loadBefore}; after: ${load()} (other work on the machine skews the medians).`,
     ].join('\n');
