@@ -8,7 +8,7 @@ import { DATA, DEEP, META, type DirtyEntry } from './dirty-set.ts';
 import { planBatch, type BatchPlan } from './batch-plan.ts';
 import { replayRenames, runPlan, type ListResult, type Rename, type RenameResult, type WarmRsync } from './batch-runner.ts';
 import type { RsyncCommon } from '../sync/rsync-args.ts';
-import { failedPaths, type FailedPath } from '../sync/rsync-errors.ts';
+import { failedPaths, onlyVanished, type FailedPath } from '../sync/rsync-errors.ts';
 import type { HardLinkIndex } from './hardlinks.ts';
 import { existsUnder, isRegularFile, multiLinkFiles } from '../sys/fsops.ts';
 
@@ -71,6 +71,7 @@ export async function executeBatch(common: RsyncCommon, input: BatchInput, now: 
     const paths = r.mode === 'flat' ? plan.flat : r.mode === 'forced' ? plan.forced : plan.deep;
     for (const p of paths) listed.set(p, r.mode === 'deep');
     const found = failedPaths(r.stderr, [common.source, common.target], listed);
+    if (found.length === 0 && onlyVanished(r.stderr)) continue; // the failing paths are gone from the source
     if (found.length === 0) return { kind: 'retry', plan, results, renames, message: r.message, exitCode: r.exitCode, outcome: r.outcome };
     failed.push(...found);
   }

@@ -17,13 +17,14 @@
  * are synced after it. Only one batch is in flight, so a path is never in two concurrent batches.
  */
 import type { EventBus, MirrorState } from '../events/event.ts';
+import { errorText } from '../errors/errors.ts';
 import type { FlushResult, JobControl, JobInfo } from './job.ts';
 import type { WatchChange, Watcher } from '../watch/types.ts';
 import type { RelPath } from '../util/bpath.ts';
 import { identity, sameIdentity, unlinkUnder, writeFileUnder, type Identity } from '../sys/fsops.ts';
 import { DEEP, type DirtyEntry, type DirtySet } from './dirty-set.ts';
 import type { Rename } from './batch-runner.ts';
-import { executeBatch } from './batch.ts';
+import { executeBatch, type BatchOutcome } from './batch.ts';
 import { WarmRsync } from './batch-runner.ts';
 import { massDelete, sourceEmptied } from './safety.ts';
 import { COOKIE_SINCE, SyncQueue } from './sync-queue.ts';
@@ -239,7 +240,17 @@ export class Mirror implements JobControl {
     this.#emitQueue();
     const started = Date.now();
     this.bus.emit({ type: 'batch-start', id, paths: input.entries.length, deepPaths: input.entries.filter((e) => e.flags & DEEP).length, renames: input.renames.length });
-    const outcome = await executeBatch(this.#o, input, started, undefined, this.#warm);
+    let outcome: BatchOutcome;
+    try {
+      outcome = await executeBatch(this.#o, input, started, undefined, this.#warm);
+    } catch (err) {
+      // an unexpected error inside the batch (a bug, an OS error no table knows): nothing is trusted to have
+      // landed, the batch goes back whole (renames too: one already replayed falls back to a sync) and retries
+      this.#q.giveBack(input);
+      const message = `batch ${id} failed unexpectedly: ${errorText(err)}`;
+      this.bus.emit({ type: 'error', code: 'E_BATCH', message });
+      return this.#retryLater(message);
+    }
     for (const r of outcome.renames) this.bus.emit({ type: 'rename', from: r.from, to: r.to, ok: r.ok, ...(r.errno ? { errno: r.errno } : {}) });
     if (outcome.kind === 'retry') {
       this.#q.giveBack({ ...input, renames: [] }); // renames were replayed (or fell back to syncing their destinations)

@@ -37,6 +37,7 @@ export function failedPaths(stderr: string, roots: readonly string[], listed: Re
   for (const line of stderr.split('\n')) {
     if (!line.startsWith('rsync: ') && !line.startsWith('rsync error: ') && !line.includes('failed')) continue;
     if (line.startsWith('rsync error: ')) continue; // the summary line names no path
+    if (VANISHED_NOTDIR.test(line)) continue; // gone from the source: nothing to retry
     const message = line.replace(/^rsync: (\[[a-z]+\] )?/, '').trim();
     for (const m of line.matchAll(/"((?:[^"\\]|\\.)*)"/g)) {
       const rel = relative(unescapeRsync(m[1]!), roots);
@@ -47,6 +48,19 @@ export function failedPaths(stderr: string, roots: readonly string[], listed: Re
     }
   }
   return [...out].map(([path, message]) => ({ path, message }));
+}
+
+/**
+ * A listed source path whose parent is no longer a directory (`mkdir d; ...; rm -r d; echo > d` while `d/f`
+ * waited in a batch): rsync reports ENOTDIR and exits 23, but the path is simply gone, like a vanished file
+ * (exit 24). Retrying it forever made the job degraded for a path that no longer exists.
+ */
+const VANISHED_NOTDIR = /^rsync: (\[[a-z]+\] )?link_stat ".*" failed: Not a directory \(20\)$/;
+
+/** True when every error line of a partial transfer is a vanished path (nothing failed). */
+export function onlyVanished(stderr: string): boolean {
+  const errors = stderr.split('\n').filter((l) => l.startsWith('rsync: '));
+  return errors.length > 0 && errors.every((l) => VANISHED_NOTDIR.test(l));
 }
 
 /** The listed path `rel` is, or lies under (for recursive entries); null if none. */

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { countWatchedDirs, decideInstances, decideWatches, MIN_INSTANCES } from '../../src/watch/limits.ts';
-import { failedPaths } from '../../src/sync/rsync-errors.ts';
+import { failedPaths, onlyVanished } from '../../src/sync/rsync-errors.ts';
 
 test('watch limit policy: ok with room to double, else raise (allowed), warn (fits), refuse (does not fit)', () => {
   assert.deepEqual(decideWatches(1_000, 10_000, 500, false), { kind: 'ok' });
@@ -59,4 +59,15 @@ test("rsync errors: temp names (.NAME.XXXXXX) in mkstemp and rename lines map to
   assert.deepEqual(failedPaths(`rsync: [receiver] mkstemp "/dst/d/${cut}" failed: No space left on device (28)`, roots, new Map([[`d/${long}`, false]])).map((f) => f.path), [`d/${long}`]);
   // ... or, under a recursive entry, that entry (re-synced whole)
   assert.deepEqual(failedPaths(`rsync: [receiver] mkstemp "/dst/d/e/${cut}" failed: No space left on device (28)`, roots, new Map([['d', true]])).map((f) => f.path), ['d']);
+});
+
+test('rsync errors: a listed path whose parent became a file (ENOTDIR) is gone, not failed (found by churn SEED=2678)', () => {
+  const notDir = 'rsync: [sender] link_stat "/src/f86/f142" failed: Not a directory (20)';
+  const denied = 'rsync: [receiver] mkstemp "/dst/d/.x.AbC123" failed: Permission denied (13)';
+  const listed = new Map([['f86/f142', false], ['d/x', false]]);
+  assert.deepEqual(failedPaths(`${notDir}\nrsync error: some files/attrs were not transferred (code 23)\n`, ['/src', '/dst'], listed), []);
+  assert.equal(onlyVanished(`${notDir}\nrsync error: some files/attrs were not transferred (code 23)\n`), true);
+  assert.equal(onlyVanished(`${notDir}\n${denied}\n`), false);
+  assert.deepEqual(failedPaths(`${notDir}\n${denied}\n`, ['/src', '/dst'], listed).map((f) => f.path), ['d/x']);
+  assert.equal(onlyVanished(''), false);
 });

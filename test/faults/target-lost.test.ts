@@ -57,7 +57,7 @@ test('target unmounted mid-run: nothing written to the bare mountpoint, degraded
     // the same filesystem comes back: the daemon resumes on its own
     execFileSync('mount', ['--bind', keep, dst.path]);
     const resumed = await statusUntil(state.path, 'lost', (s) => s.state === 'in-sync', 60_000);
-    assert.equal(resumed.state, 'in-sync');
+    assert.equal(resumed.state, 'in-sync', `still ${resumed.state}: ${resumed.stateReason ?? ''}`);
     assert.deepEqual(await converge(src.path, dst.path, 30_000), [], `differences remain (SEED=${SEED})`);
     assert.equal(resumed.pid, d.child.pid, 'same daemon throughout');
     assert.equal(await d.stop(), 0);
