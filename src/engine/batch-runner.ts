@@ -5,9 +5,9 @@
  */
 import { prespawn, spawnRun, type Prespawned } from '../sys/spawn.ts';
 import { renameUnder } from '../sys/fsops.ts';
-import { toBytes, type RelPath } from '../util/bpath.ts';
-import { batchArgs, parseStats, seedArgs, type ListMode, type RsyncCommon } from '../sync/rsync-args.ts';
-import { classifyExit, type RsyncOutcome } from '../sync/rsync-exit.ts';
+import type { RelPath } from '../util/bpath.ts';
+import { batchArgs, nulList, parseStats, seedArgs, type ListMode, type RsyncCommon } from '../sync/rsync-args.ts';
+import { classifyRun, type RsyncOutcome } from '../sync/rsync-exit.ts';
 import { tail } from '../sync/seed.ts';
 import type { BatchPlan } from './batch-plan.ts';
 
@@ -64,9 +64,6 @@ export function replayRenames(target: string, renames: readonly Rename[]): Renam
   return results;
 }
 
-function nulList(paths: readonly RelPath[]): Buffer {
-  return Buffer.concat(paths.flatMap((p) => [toBytes(p === '' ? '.' : p), Buffer.from([0])]));
-}
 
 export interface RunOptions {
   /** a listed path missing from the source is deleted on the target (else skipped: the writes lane) */
@@ -121,14 +118,10 @@ export async function runList(common: RsyncCommon, mode: ListMode, paths: readon
   const wholeTree = mode === 'deep' && paths.length === 1 && paths[0] === '';
   const args = wholeTree ? seedArgs(common) : batchArgs(common, mode, options.deletes);
   const file = common.rsync ?? 'rsync';
-  const feed = { ...(wholeTree ? {} : { input: nulList(paths) }), stallMs: RSYNC_STALL_MS, ...(signal ? { signal } : {}) };
+  const feed = { ...(wholeTree ? {} : { input: nulList(paths.map((p) => (p === '' ? '.' : p))) }), stallMs: RSYNC_STALL_MS, ...(signal ? { signal } : {}) };
   const warm = options.warm?.take(file, args);
   const result = warm ? await warm.feed(feed) : await spawnRun(file, args, { ...feed, env: RSYNC_ENV });
-  const { outcome, why } = result.spawnError
-    ? { outcome: 'fatal' as const, why: result.spawnError }
-    : result.stalled
-      ? { outcome: 'retry' as const, why: `rsync made no progress for ${RSYNC_STALL_MS} ms and was killed` }
-      : classifyExit(result.exitCode, result.signal);
+  const { outcome, why } = classifyRun(result, RSYNC_STALL_MS);
   const stats = parseStats(result.stdout);
   return {
     mode,

@@ -8,6 +8,7 @@
  *   -s / --protect-args  file names go to rsync as data, never through a remote shell
  * Lists go in on stdin, NUL-separated (--from0 --files-from=-). Never a shell.
  */
+import { toBytes, type RelPath } from '../util/bpath.ts';
 
 export const MIGRATION_FLAGS: readonly string[] = ['-aHAXS', '--numeric-ids', '-x', '--modify-window=-1', '--protect-args'];
 
@@ -156,4 +157,9 @@ export function parseStats(stdout: string): { files: number; bytes: number; entr
     bytes: num(/Total transferred file size: ([\d,]+)/),
     entries: num(/Number of files: ([\d,]+)/),
   };
+}
+
+/** A --files-from list for `--from0`: each path's bytes, NUL-terminated. */
+export function nulList(paths: readonly RelPath[]): Buffer {
+  return Buffer.concat(paths.flatMap((p) => [toBytes(p), Buffer.from([0])]));
 }

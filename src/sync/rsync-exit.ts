@@ -41,3 +41,13 @@ export function backoffMs(attempt: number, random: () => number = Math.random): 
   const cap = Math.min(MAX_BACKOFF_MS, BASE_BACKOFF_MS * 2 ** Math.max(0, attempt - 1));
   return Math.round(cap / 2 + (random() * cap) / 2);
 }
+
+/**
+ * One rsync run's outcome from how it ended: it could not start (fatal), the stall watchdog killed it (retry),
+ * else its exit code through RSYNC_EXIT. Shared by the seed and the batches.
+ */
+export function classifyRun(run: { spawnError?: string; stalled?: boolean; exitCode: number | null; signal: string | null }, stallMs: number): { outcome: RsyncOutcome; why: string } {
+  if (run.spawnError) return { outcome: 'fatal', why: run.spawnError };
+  if (run.stalled) return { outcome: 'retry', why: `rsync made no progress for ${stallMs} ms and was killed` };
+  return classifyExit(run.exitCode, run.signal);
+}

@@ -18,9 +18,9 @@ import { run, type ExecResult } from '../sys/exec.ts';
 import { multiLinkFiles } from '../sys/fsops.ts';
 import { deviceOf, fsUsage, isEmptyDir, isMountRoot, peekDir } from '../sys/seed-probe.ts';
 import type { EventBus } from '../events/event.ts';
-import { toBytes, type RelPath } from '../util/bpath.ts';
-import { classifyExit, type RsyncOutcome } from './rsync-exit.ts';
-import { levelArgs, levelDirsArgs, linkGroupArgs, parseStats, seedArgs, unitArgs, type RsyncCommon } from './rsync-args.ts';
+import type { RelPath } from '../util/bpath.ts';
+import { classifyRun, type RsyncOutcome } from './rsync-exit.ts';
+import { levelArgs, levelDirsArgs, linkGroupArgs, nulList, parseStats, seedArgs, unitArgs, type RsyncCommon } from './rsync-args.ts';
 import { estimateProgress } from './seed-progress.ts';
 import { chunkRuns, impliedLevels, levelDirs, levelList, planSeed, rootFreeExcludes, splitLinkGroups, type SeedPlan, type SplitPolicy } from './seed-plan.ts';
 
@@ -69,16 +69,9 @@ interface RunResult {
   stderr: string;
 }
 
-function nulList(paths: readonly RelPath[]): Buffer {
-  return Buffer.concat(paths.flatMap((p) => [toBytes(p), Buffer.from([0])]));
-}
 
 function toRunResult(result: ExecResult): RunResult {
-  const { outcome, why } = result.spawnError
-    ? { outcome: 'fatal' as const, why: result.spawnError }
-    : result.stalled
-      ? { outcome: 'retry' as const, why: `rsync made no progress for ${SEED_STALL_MS} ms and was killed` }
-      : classifyExit(result.exitCode, result.signal);
+  const { outcome, why } = classifyRun(result, SEED_STALL_MS);
   const stats = parseStats(result.stdout);
   const message = outcome === 'ok' || outcome === 'vanished' ? why : `${why}: ${tail(result.stderr)}`;
   return { outcome, message, ...stats, exitCode: result.exitCode, stderr: result.stderr };
