@@ -23,16 +23,34 @@ function makeDirs(root: string, count: number): void {
   for (let i = 0; i < count; i++) mkdirSync(`${root}/g${Math.floor(i / 50)}/d${i}`, { recursive: true });
 }
 
-test('preflight with --no-raise-limits: a tree above max_user_watches is refused with the sysctl to run', { skip, timeout: 60_000 }, async () => {
-  using src = tmpfsDir('f-wl-src');
-  using dst = tmpfsDir('f-wl-dst');
-  using state = tmpfsDir('f-wl-state', '16m', '700');
+/**
+ * The preflight tests' set-up: a source with 500 more directories than a max_user_watches set 1,000 above what
+ * the machine holds now; `dirs` is what the job must watch (d*, g*, the root). Disposing restores the sysctl.
+ */
+function overLimitTree(tag: string): {
+  src: string; dst: string; state: string; limit: number; dirs: number; low: ReturnType<typeof overrideSysctl>;
+} & Disposable {
+  const src = tmpfsDir(`f-${tag}-src`);
+  const dst = tmpfsDir(`f-${tag}-dst`);
+  const state = tmpfsDir(`f-${tag}-state`, '16m', '700');
   const limit = inotifyUsage(0).watches + 1_000;
   makeDirs(src.path, limit + 500);
-  const dirs = limit + 500 + Math.ceil((limit + 500) / 50) + 1; // d*, g*, the root
+  const dirs = limit + 500 + Math.ceil((limit + 500) / 50) + 1;
   const low = overrideSysctl(WATCHES, limit);
+  return {
+    src: src.path, dst: dst.path, state: state.path, limit, dirs, low,
+    [Symbol.dispose]: () => {
+      low.restore();
+      for (const d of [state, dst, src]) d[Symbol.dispose]();
+    },
+  };
+}
+
+test('preflight with --no-raise-limits: a tree above max_user_watches is refused with the sysctl to run', { skip, timeout: 60_000 }, async () => {
+  using t = overLimitTree('wl');
+  const { limit, dirs, low } = t;
   try {
-    const r = await cli(['start', src.path, dst.path, '--state-dir', state.path, '--name', 'wl', '--no-raise-limits'], { timeoutMs: 60_000 });
+    const r = await cli(['start', t.src, t.dst, '--state-dir', t.state, '--name', 'wl', '--no-raise-limits'], { timeoutMs: 60_000 });
     low.restore();
     assert.equal(r.code, 3, `exit 3 (configuration): ${r.stderr}`);
     const lines = r.stderr.trimEnd().split('\n').filter((l) => !l.startsWith('{'));
@@ -48,21 +66,16 @@ test('preflight with --no-raise-limits: a tree above max_user_watches is refused
 });
 
 test('preflight as root: max_user_watches is raised to fit twice the tree, with a log line, and the job runs', { skip, timeout: 60_000 }, async () => {
-  using src = tmpfsDir('f-wr-src');
-  using dst = tmpfsDir('f-wr-dst');
-  using state = tmpfsDir('f-wr-state', '16m', '700');
-  const limit = inotifyUsage(0).watches + 1_000;
-  makeDirs(src.path, limit + 500);
-  const dirs = limit + 500 + Math.ceil((limit + 500) / 50) + 1;
-  const low = overrideSysctl(WATCHES, limit);
+  using t = overLimitTree('wr');
+  const { limit, dirs, low } = t;
   try {
-    await using d = new Daemon([src.path, dst.path, '--state-dir', state.path, '--name', 'wr']);
+    await using d = new Daemon([t.src, t.dst, '--state-dir', t.state, '--name', 'wr']);
     const raised = await d.waitFor((r) => typeof r.msg === 'string' && r.msg.startsWith(`raised ${WATCHES}`), 30_000, 'the raise log line');
     const to = Number(new RegExp(`^raised fs\\.inotify\\.max_user_watches from ${limit} to (\\d+) `).exec(String(raised.msg))?.[1]);
     assert.ok(to >= 2 * dirs, `raised to room for twice the tree: ${raised.msg}`);
     assert.equal(readSysctlNumber(WATCHES), to);
     low.restore(); // back to the machine's value (larger), before anything else
-    const s = await statusUntil(state.path, 'wr', (x) => x.state === 'in-sync', 60_000);
+    const s = await statusUntil(t.state, 'wr', (x) => x.state === 'in-sync', 60_000);
     assert.equal(s.state, 'in-sync');
     assert.equal(s.watchedDirs, dirs, 'every directory watched');
     assert.equal(s.unwatchedDirs, 0);
