@@ -8,8 +8,10 @@
  * Helpers shared with the e2e part:
  *   const one = await statusRoundTrip(socketPath);                       // connect + status + close, ms
  *   const cli = await cliStatusWallTime(stateDir, name);                 // `livesync status --json`, whole process
- * Anchors measured in the same run: a bare unix-socket ping-pong (the floor of any answer) and `node -e 0` (the
- * floor of any CLI invocation). `node bench/status.ts` alone runs the stub part (the e2e part needs root and
+ *   const node = await cliStatusWallTime(stateDir, name, NODE_PATHS.nodeFast);  // the same through Node
+ * `livesync status --json` is answered by bin/livesync's C client (native/status-client.c); the Node paths it
+ * replaced are measured in the same rounds. Anchors measured in the same run: a bare unix-socket ping-pong (the
+ * floor of any answer), `/bin/true` (the floor of any process) and `node -e 0` (the floor of a Node CLI). `node bench/status.ts` alone runs the stub part (the e2e part needs root and
  * the private mount namespace bench/run.ts sets up).
  */
 import { execFile } from 'node:child_process';
@@ -104,11 +106,28 @@ export async function interleavedProcesses<K extends string>(variants: Record<K,
 }
 
 /**
- * `livesync status --json` as a whole process (Node start-up and TypeScript stripping included). Milliseconds.
- * bin/livesync keeps Node's compile cache under .runtime/; `env` can turn it off (NODE_DISABLE_COMPILE_CACHE=1).
+ * `livesync status --json` as a whole process through bin/livesync. Milliseconds. By default bin/livesync
+ * answers it with its C client (native/status-client.c); `env` picks the other paths: NODE_PATHS below.
  */
 export function cliStatusWallTime(stateDir: string, name: string, env: Record<string, string> = {}): Promise<number> {
   return wallTime(CLI, ['status', name, '--json', '--state-dir', stateDir], env);
+}
+
+/** The Node paths of `livesync status --json`, for the same-run comparison with the C client. */
+export const NODE_PATHS = {
+  /** the Node CLI's start-up fast path (src/status/cli-flags.ts), with Node's compile cache */
+  nodeFast: { LIVESYNC_NO_NATIVE_STATUS: '1' },
+  /** the commander path (every fast path off) */
+  commander: { LIVESYNC_NO_FAST_PATH: '1' },
+  /** the Node fast path without the compile cache */
+  uncached: { LIVESYNC_NO_NATIVE_STATUS: '1', NODE_DISABLE_COMPILE_CACHE: '1' },
+} as const;
+
+export const STATUS_CLIENT = join(dirname(CLI), '..', 'native', 'build', 'status-client');
+
+/** The C client alone (no shim): connect, `status-text`, print. Milliseconds, output discarded. */
+export function clientWallTime(socketPath: string): Promise<number> {
+  return wallTime(STATUS_CLIENT, [socketPath, '2000']);
 }
 
 /** Anchor: connect + one line each way + close on a bare unix socket, same process and loop. */
@@ -167,6 +186,11 @@ async function perEventCostUs(withSubscribers: boolean): Promise<number> {
 
 const fmt = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
 
+/** ≤ target by p99 (met), by the median only, or not at all */
+export function verdict(s: LatencyStats): string {
+  return s.p99Ms <= STATUS_TARGET_MS ? 'met' : s.medianMs <= STATUS_TARGET_MS ? 'median met, p99 not' : '**not met**';
+}
+
 export async function benchStatusStub(rounds = 300): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'lsbench-status-'));
   const paths = jobPaths(dir, 'bench');
@@ -188,13 +212,16 @@ export async function benchStatusStub(rounds = 300): Promise<string> {
     const busy = await sampleStatus(paths.socket, rounds);
     storm.stop();
     const eventsPerS = storm.events() / ((performance.now() - t0) / 1000);
-    const { node0, node0Flag, cli, commander, uncached } = await interleavedProcesses(
+    const { spawnFloor, node0, node0Flag, client, cli, nodeFast, commander, uncached } = await interleavedProcesses(
       {
+        spawnFloor: () => wallTime('/bin/true', []),
         node0: () => wallTime(process.execPath, ['-e', '0']),
         node0Flag: () => wallTime(process.execPath, ['--disable-warning=ExperimentalWarning', '-e', '0']),
+        client: () => clientWallTime(paths.socket),
         cli: () => cliStatusWallTime(dir, 'bench'),
-        commander: () => cliStatusWallTime(dir, 'bench', { LIVESYNC_NO_FAST_PATH: '1' }),
-        uncached: () => cliStatusWallTime(dir, 'bench', { NODE_DISABLE_COMPILE_CACHE: '1' }),
+        nodeFast: () => cliStatusWallTime(dir, 'bench', NODE_PATHS.nodeFast),
+        commander: () => cliStatusWallTime(dir, 'bench', NODE_PATHS.commander),
+        uncached: () => cliStatusWallTime(dir, 'bench', NODE_PATHS.uncached),
       },
       CLI_ROUNDS,
     );
@@ -207,7 +234,7 @@ export async function benchStatusStub(rounds = 300): Promise<string> {
       scrape.push((performance.now() - t) * 1000);
     }
     const proc = (label: string, p: ProcessStats, goal: boolean): string =>
-      `| ${label} | ${p.n} | ${fmt(p.medianMs)} | ${fmt(p.p99Ms)} | ${fmt(p.cpuMs)} | ${goal ? `≤ ${STATUS_TARGET_MS}` : ''} | ${fmt(p.medianMs / node0Flag.medianMs)} |`;
+      `| ${label} | ${p.n} | ${fmt(p.medianMs)} | ${fmt(p.p99Ms)} | ${fmt(p.cpuMs)} | ${goal ? `≤ ${STATUS_TARGET_MS}: ${verdict(p)}` : ''} | ${fmt(p.medianMs / node0Flag.medianMs)} | ${fmt(p.medianMs / nodeFast.medianMs)} |`;
     const rows = [
       '| measurement | n | median ms | p99 ms | target | median vs anchor |',
       '|---|---|---|---|---|---|',
@@ -215,13 +242,16 @@ export async function benchStatusStub(rounds = 300): Promise<string> {
       `| status round trip, idle job | ${idle.n} | ${fmt(idle.medianMs)} | ${fmt(idle.p99Ms)} | ≤ ${STATUS_TARGET_MS} | ${fmt(idle.medianMs / floor.medianMs)} |`,
       `| status round trip, event storm (${Math.round(eventsPerS).toLocaleString('en-US')} events/s on the same loop) | ${busy.n} | ${fmt(busy.medianMs)} | ${fmt(busy.p99Ms)} | ≤ ${STATUS_TARGET_MS} | ${fmt(busy.medianMs / floor.medianMs)} |`,
       '',
-      '| whole process, idle job, run in turn | n | median ms | p99 ms | CPU ms per run (mean) | target | median vs `node --disable-warning=… -e 0` |',
-      '|---|---|---|---|---|---|---|',
+      '| whole process, idle job, run in turn | n | median ms | p99 ms | CPU ms per run (mean) | target | median vs `node --disable-warning=… -e 0` | median vs the Node fast path |',
+      '|---|---|---|---|---|---|---|---|',
+      proc('anchor: `/bin/true` (spawning any process from here)', spawnFloor, false),
       proc('anchor: `node -e 0`', node0, false),
       proc("anchor: `node --disable-warning=ExperimentalWarning -e 0` (bin/livesync's flags)", node0Flag, false),
-      proc('`livesync status --json` (bin/livesync: start-up fast path, compile cache)', cli, true),
-      proc('same, commander path (LIVESYNC_NO_FAST_PATH=1)', commander, true),
-      proc('same as the first, NODE_DISABLE_COMPILE_CACHE=1', uncached, true),
+      proc('`livesync status --json` (bin/livesync → its C client, native/status-client.c)', cli, true),
+      proc('the C client alone (no shim)', client, false),
+      proc('Node path: start-up fast path, compile cache (LIVESYNC_NO_NATIVE_STATUS=1)', nodeFast, true),
+      proc('Node path: commander (LIVESYNC_NO_FAST_PATH=1)', commander, true),
+      proc('Node path: start-up fast path, NODE_DISABLE_COMPILE_CACHE=1', uncached, true),
       '',
       '| event cost | µs per event |',
       '|---|---|',

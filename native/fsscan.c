@@ -7,15 +7,16 @@
  * thread). Relative to an open directory fd (fstatat, readlinkat, listxattrat) the walk is one component and
  * parallel threads scale. Mechanism only: no decisions here; errors are negative errnos, JS classifies them.
  *
- * scanDir(dir: string, xattrs: boolean) -> Buffer | number   one record per entry (not . and ..)
- * statPath(path: string, xattrs: boolean) -> Buffer | number one record for the path itself (lstat semantics)
+ * scanDir(dir: string, xattrs: boolean | bigint) -> Buffer | number   one record per entry (not . and ..)
+ * statPath(path: string, xattrs: boolean | bigint) -> Buffer | number one record for the path itself (lstat)
  *   paths are "binary strings" (one char per byte, latin1; src/util/bpath.ts); a number is -errno of opening
- *   or reading the directory (or of a path too long).
+ *   or reading the directory (or of a path too long). xattrs: true reads every entry's, false none, a bigint
+ *   only those of entries whose ctime (ns since the epoch) is at least that value (the caller's choice).
  *
  * Record (native byte order, unaligned; the layout is mirrored in src/verify/scan-native.ts):
  *   u32 recordBytes  i32 statErr  u32 mode  u32 uid  u32 gid  u32 nameLen
  *   u64 size  u64 dev  u64 ino  u64 nlink  u64 rdev  i64 mtimeNs  i64 ctimeNs
- *   i32 linkLen (or -errno)  i32 xattrBytes (or -errno)
+ *   i32 linkLen (or -errno)  i32 xattrBytes (or -errno, or XATTRS_NOT_READ)
  *   name bytes, link bytes, xattr bytes = repeated [u32 nameLen][name][u32 valueLen][value]
  * A record whose statErr is non-zero (-errno, e.g. the entry vanished) has zeroes in the stat fields.
  */
@@ -39,6 +40,14 @@
 
 #define HEADER_BYTES 88
 #define MAX_TRIES 8
+/* xattrBytes of an entry left out by a ctime floor (INT32_MIN: no errno is that large); 0 when none asked */
+#define XATTRS_NOT_READ INT32_MIN
+
+/* Which entries' xattrs to read: none, or those whose ctime is at least `from_ctime_ns` (INT64_MIN: all). */
+typedef struct {
+  bool any;
+  int64_t from_ctime_ns;
+} XattrWant;
 
 typedef struct {
   char *data;
@@ -157,7 +166,7 @@ static int64_t ns(struct timespec t) { return (int64_t)t.tv_sec * 1000000000 + t
  * xattr values and when listxattrat is missing; NULL when longer than PATH_MAX (those xattrs read as
  * -ENAMETOOLONG).
  */
-static void put_record(Out *o, int dirfd, const char *name, size_t name_len, const char *full, bool xattrs) {
+static void put_record(Out *o, int dirfd, const char *name, size_t name_len, const char *full, XattrWant want) {
   size_t start = o->len;
   struct stat st;
   int rc = dirfd >= 0 ? fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) : lstat(full, &st);
@@ -186,17 +195,31 @@ static void put_record(Out *o, int dirfd, const char *name, size_t name_len, con
     if (n >= 0) put(o, link, (size_t)n);
     patch32(o, lens_at, (uint32_t)(n >= 0 ? (int32_t)n : -errno));
   }
-  if (rc == 0 && xattrs) patch32(o, lens_at + 4, (uint32_t)(int32_t)put_xattrs(o, dirfd, name, full));
+  bool read_xattrs = rc == 0 && want.any && ns(st.st_ctim) >= want.from_ctime_ns;
+  if (read_xattrs) patch32(o, lens_at + 4, (uint32_t)(int32_t)put_xattrs(o, dirfd, name, full));
+  else if (rc == 0 && want.any) patch32(o, lens_at + 4, (uint32_t)XATTRS_NOT_READ);
   patch32(o, start, (uint32_t)(o->len - start));
 }
 
-static bool get_args(napi_env env, napi_callback_info info, char *path, size_t *len, bool *xattrs) {
+/* The xattrs argument: a boolean (all or none) or a bigint ctime floor. */
+static bool get_want(napi_env env, napi_value v, XattrWant *want) {
+  napi_valuetype type;
+  if (napi_typeof(env, v, &type) != napi_ok) return false;
+  if (type == napi_boolean) {
+    want->from_ctime_ns = INT64_MIN;
+    return napi_get_value_bool(env, v, &want->any) == napi_ok;
+  }
+  bool lossless = false;
+  want->any = true;
+  return type == napi_bigint && napi_get_value_bigint_int64(env, v, &want->from_ctime_ns, &lossless) == napi_ok && lossless;
+}
+
+static bool get_args(napi_env env, napi_callback_info info, char *path, size_t *len, XattrWant *want) {
   size_t argc = 2;
   napi_value argv[2];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
-      napi_get_value_string_latin1(env, argv[0], path, PATH_MAX + 1, len) != napi_ok ||
-      napi_get_value_bool(env, argv[1], xattrs) != napi_ok) {
-    napi_throw_type_error(env, NULL, "expected (path: string, xattrs: boolean)");
+      napi_get_value_string_latin1(env, argv[0], path, PATH_MAX + 1, len) != napi_ok || !get_want(env, argv[1], want)) {
+    napi_throw_type_error(env, NULL, "expected (path: string, xattrs: boolean | bigint)");
     return false;
   }
   return true;
@@ -222,8 +245,8 @@ static napi_value finish(napi_env env, Out *o) {
 static napi_value scan_dir(napi_env env, napi_callback_info info) {
   char dir[PATH_MAX + 1];
   size_t dir_len = 0;
-  bool xattrs = false;
-  if (!get_args(env, info, dir, &dir_len, &xattrs)) return NULL;
+  XattrWant want;
+  if (!get_args(env, info, dir, &dir_len, &want)) return NULL;
   if (dir_len >= PATH_MAX - 1 || memchr(dir, '\0', dir_len) != NULL) return number(env, -ENAMETOOLONG);
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return number(env, -errno);
@@ -249,7 +272,7 @@ static napi_value scan_dir(napi_env env, napi_callback_info info) {
     size_t name_len = strlen(e->d_name);
     bool fits = dir_len + 1 + name_len < PATH_MAX;
     if (fits) memcpy(full + dir_len + 1, e->d_name, name_len + 1);
-    put_record(&o, dirfd(d), e->d_name, name_len, fits ? full : NULL, xattrs);
+    put_record(&o, dirfd(d), e->d_name, name_len, fits ? full : NULL, want);
   }
   closedir(d);
   if (read_err != 0) {
@@ -262,11 +285,11 @@ static napi_value scan_dir(napi_env env, napi_callback_info info) {
 static napi_value stat_path(napi_env env, napi_callback_info info) {
   char path[PATH_MAX + 1];
   size_t len = 0;
-  bool xattrs = false;
-  if (!get_args(env, info, path, &len, &xattrs)) return NULL;
+  XattrWant want;
+  if (!get_args(env, info, path, &len, &want)) return NULL;
   if (len >= PATH_MAX || memchr(path, '\0', len) != NULL) return number(env, -ENAMETOOLONG);
   Out o = {0};
-  put_record(&o, -1, "", 0, path, xattrs);
+  put_record(&o, -1, "", 0, path, want);
   return finish(env, &o);
 }
 

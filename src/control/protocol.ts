@@ -37,6 +37,8 @@ export interface MethodTable {
   hello: { params: { client?: string }; result: HelloResult };
   /** the status snapshot (docs/status.md); historyS adds the per-second lag history */
   status: { params: { historyS?: number }; result: StatusSnapshot };
+  /** `status` as the exact text `livesync status --json` prints (for clients that only copy bytes: bin/livesync's C client) */
+  'status-text': { params: Record<string, never>; result: string };
   /** the barrier: resolves once every change made before the call is on the target */
   flush: { params: { timeoutMs: number }; result: FlushResult };
   /** finishes the in-flight batch, persists what is pending; answers once the job has stopped */
@@ -106,6 +108,7 @@ const PARAMS: { [M in Method]: Validator<M> } = {
     if (historyS !== undefined && (typeof historyS !== 'number' || !Number.isInteger(historyS) || historyS < 0)) return 'historyS must be a non-negative integer';
     return onlyKeys(raw, ['historyS']) ?? (historyS === undefined ? {} : { historyS });
   },
+  'status-text': (raw) => onlyKeys(raw, []) ?? {},
   flush: (raw) => {
     const timeoutMs = raw['timeoutMs'];
     if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_FLUSH_TIMEOUT_MS) {

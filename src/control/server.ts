@@ -17,6 +17,7 @@ import type { CutoverReport } from '../cutover/types.ts';
 import { ExitCode } from '../errors/exit-codes.ts';
 import { errorText, ToolError } from '../errors/errors.ts';
 import type { JobLock } from '../daemon/lock.ts';
+import { statusJsonText } from '../status/json-text.ts';
 import type { StatusTracker } from '../status/tracker.ts';
 import { listenUnix } from '../sys/net.ts';
 import { removePath, statPath } from '../sys/state-files.ts';
@@ -80,6 +81,8 @@ const HANDLERS: Handlers = {
       version: snapshot.version ?? ctx.version,
     };
   },
+  // the same snapshot as the exact `status --json` text: the C client of bin/livesync copies it to stdout as is
+  'status-text': async (ctx) => statusJsonText(await HANDLERS.status(ctx, {})),
   // the barrier; a failed flush is a result ({ok: false, reason}), not a protocol error
   flush: (ctx, params) => ctx.job.flush(params.timeoutMs),
   // tell the lifecycle, then wait for the job itself to stop (JobControl.stop is idempotent)

@@ -94,7 +94,8 @@ export const STEPS: readonly Step[] = [
       ctx.mirror.setCutoverState(true);
       // plan again right before the freeze: the freeze surveys only the planned and new processes, and a process
       // that started using the tree since preflight must not be missed
-      // a blocker seen here may be a process caught mid-exec (a writer's `sleep` child): look again shortly
+      // a blocker seen here may be transient (a process that stops holding the tree a moment later): look
+      // again shortly. (A writer's child caught exiting is not one: the scan counts it gone, src/proc/placement.ts.)
       for (let attempt = 1; ; attempt++) {
         const planned = await ctx.mover().plan(ctx.info.source);
         if (!planned.ok) throw new StepFailure('failed', planned.message);

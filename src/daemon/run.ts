@@ -12,6 +12,8 @@ import { createLogger, logEvents } from '../log/logger.ts';
 import { ToolError, errorText } from '../errors/errors.ts';
 import { ExitCode } from '../errors/exit-codes.ts';
 import { Mirror } from '../engine/mirror.ts';
+import { prepareReconcile } from '../engine/reconcile.ts';
+import { lastGoodFile, recordLastGood } from '../engine/last-good.ts';
 import { DATA, DEEP, GONE } from '../engine/dirty-set.ts';
 import type { WatchChange } from '../watch/types.ts';
 import { createWatcher } from '../watch/create.ts';
@@ -65,6 +67,8 @@ export async function runDaemon(options: Readonly<StartOptions>, ctx: RunContext
   });
   try {
     if (options.mount) await mountTarget(options);
+    // a restart: the comparison's walk workers start, and read the target ahead, while the rest is set up
+    prepareReconcile({ source: options.source, target: options.target, excludes: options.excludes, stateDir: options.stateDir, name: options.name });
     const excludes = compileExcludes(options.excludes);
     // watch limits before any watch: raise (root, --raise-limits) or refuse with the sysctl to run
     preflightLimits({ root: options.source, isExcluded: excludes.isExcluded, raise: options.raiseLimits, bus });
@@ -95,6 +99,8 @@ export async function runDaemon(options: Readonly<StartOptions>, ctx: RunContext
     await using control = await serveControl(mirror, tracker, lock, { version: VERSION, cutover });
     void control.stopRequested.then(() => stopRequested?.());
     disposers.push(persistPeriodically(options, mirror, bus));
+    const job = { source: options.source, target: options.target, excludes: options.excludes };
+    disposers.push(recordLastGood({ file: lastGoodFile(options.stateDir, options.name), job, bus, mirror, watcher }));
     const running = mirror.run();
     const why = await Promise.race([stopSignal, running.then(() => 'ended')]);
     if (why !== 'ended') {

@@ -4,7 +4,7 @@
  * be retried". The mirror applies the outcome to its dirty set and failed-paths map.
  */
 import type { RelPath } from '../util/bpath.ts';
-import { DATA, DEEP, META, type DirtyEntry } from './dirty-set.ts';
+import { DATA, DEEP, META, SETTLE, type DirtyEntry } from './dirty-set.ts';
 import { planBatch, type BatchPlan } from './batch-plan.ts';
 import { replayRenames, runPlan, type ListResult, type Rename, type RenameResult, type WarmRsync } from './batch-runner.ts';
 import type { RsyncCommon } from '../sync/rsync-args.ts';
@@ -50,12 +50,13 @@ export async function executeBatch(common: RsyncCommon, input: BatchInput, now: 
   if (input.forceAll) keepMetadataOnlyFilesQuick(common.source, entries, plan);
   const run = { deletes: input.deletes ?? true, ...(signal ? { signal } : {}), ...(warm ? { warm } : {}) };
   const index = input.hardlinks;
+  if (index) plan.deep.push(...vanishedSiblings(index, plan, entries, gone));
   if (index) addListedSiblings(index, plan);
   // recursive runs first: a directory they create changes its parent's mtime, which the flat run (the parents'
   // own entries) then sets; and a burst's files start landing without waiting for the small lists
   // the `find` for multi-link files under deep entries: when the index knows names, before the deep run (their
   // known siblings join it); when it knows none, no sibling can join: alongside the deep run, and it only indexes
-  // (a name whose siblings are unknown is searched for after the batch, src/engine/sync-queue.ts resolveHardLinks)
+  // (a name whose siblings are unknown is searched for after the batch, src/engine/link-search.ts)
   const inDeep = index && plan.deep.length > 0 ? multiLinkFiles(common.source, plan.deep) : null;
   const known = index !== undefined && index.size > 0;
   if (index && inDeep && known) addDeepSiblings(index, plan, await inDeep, true);
@@ -91,18 +92,44 @@ function addListedSiblings(index: HardLinkIndex, plan: BatchPlan): void {
   plan.forced.push(...forSiblings);
 }
 
-/** Indexes the multi-link files found under deep entries; `join`: their known siblings elsewhere join the deep run. */
-function addDeepSiblings(index: HardLinkIndex, plan: BatchPlan, inDeep: ReadonlyArray<{ dev: number; ino: number; path: RelPath }>, join: boolean): void {
-  if (inDeep.length === 0) return;
-  for (const f of inDeep) index.add(f.path, f.dev, f.ino);
-  const deepSet = new Set(plan.deep);
-  const covered = (p: RelPath): boolean => {
+/**
+ * The siblings of known names below a deleted directory, or below a recursive entry that absorbed a deletion:
+ * such a name is in no list (the entry covers it), yet a change made through it before it went reached its
+ * surviving siblings elsewhere, and only the index knows them. They join the recursive run, with their group
+ * (churn SEED=1034: written through one name, then a directory above that name deleted: the other name stale).
+ */
+function vanishedSiblings(index: HardLinkIndex, plan: BatchPlan, entries: readonly DirtyEntry[], gone: readonly RelPath[]): RelPath[] {
+  const dirs = [...gone, ...entries.filter((e) => e.flags & DEEP && e.flags & SETTLE).map((e) => e.path)];
+  const under = index.namesUnder(dirs);
+  if (under.length === 0) return [];
+  const covered = coveredBy(plan.deep);
+  return index.siblingsOf(under).filter((p) => !covered(p));
+}
+
+/** Whether a path is one of `deep` or below one (so a recursive run over `deep` carries it). */
+function coveredBy(deep: readonly RelPath[]): (p: RelPath) => boolean {
+  const deepSet = new Set(deep);
+  return (p) => {
+    if (deepSet.has(p)) return true;
     for (let i = p.lastIndexOf('/'); ; i = p.lastIndexOf('/', i - 1)) {
       if (deepSet.has(i < 0 ? '' : p.slice(0, i))) return true;
       if (i <= 0) return false;
     }
   };
-  const siblings = index.siblingsOf(inDeep.map((f) => f.path));
+}
+
+/**
+ * Indexes the multi-link files found under deep entries; `join`: their known siblings elsewhere join the deep run.
+ * Only names the deep run carries count: the `find` searches the whole tree when a deep entry's name is not UTF-8
+ * (src/sys/fsops.ts multiLinkFiles), and a name outside the run taken as part of it made its new link land as a
+ * copy, with no search and no later batch to link it (churn: `hf .../inv\#377\#376.bin-7799/f7800/f7832 => ...`).
+ */
+function addDeepSiblings(index: HardLinkIndex, plan: BatchPlan, inDeep: ReadonlyArray<{ dev: number; ino: number; path: RelPath }>, join: boolean): void {
+  const covered = coveredBy(plan.deep);
+  const inRun = inDeep.filter((f) => covered(f.path));
+  if (inRun.length === 0) return;
+  for (const f of inRun) index.add(f.path, f.dev, f.ino);
+  const siblings = index.siblingsOf(inRun.map((f) => f.path));
   if (join) plan.deep.push(...siblings.filter((p) => !covered(p)));
 }
 

@@ -174,15 +174,7 @@ export class DirtySet {
   }
 
   #drainAll(): Drained {
-    const entries: DirtyEntry[] = [];
-    const stack: Array<[Node, RelPath]> = [[this.#root, '']];
-    while (stack.length > 0) {
-      const [node, path] = stack.pop()!;
-      if (node.flags) entries.push({ path, flags: node.flags, since: node.since });
-      if (node.children && !(node.flags & DEEP)) {
-        for (const [name, child] of node.children) stack.push([child, join(path, name)]);
-      }
-    }
+    const entries = this.peek();
     const oldest = this.#oldest;
     this.#inFlight = this.#root;
     this.#root = newNode();
@@ -195,6 +187,17 @@ export class DirtySet {
   /** Put entries back (a failed batch), keeping their original first-marked times. */
   restore(entries: readonly DirtyEntry[]): void {
     for (const e of entries) this.mark(e.path, e.flags, e.since);
+  }
+
+  /** The path is dirty: marked itself, or below a recursive entry. O(depth). */
+  has(path: RelPath): boolean {
+    let node: Node | undefined = this.#root;
+    for (const name of components(path)) {
+      if (node.flags & DEEP) return true;
+      node = node.children?.get(name);
+      if (!node) return false;
+    }
+    return node.flags !== 0;
   }
 
   /** Paths (with flags) without draining: for status, dry runs and persistence. */

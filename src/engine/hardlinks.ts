@@ -8,11 +8,19 @@
  * A write, chmod or xattr through one name produces an event for that name only: its siblings' content changed
  * silently. So a name that is no longer its recorded inode (deleted, renamed where the watcher could not pair
  * it, replaced) still brings the surviving names of the inode it had: they may hold a change made through it.
+ *
+ * A known name whose directory was renamed is followed through the renames absorbed since it was seen (the
+ * last RENAMES_KEPT of them); one that cannot be followed is stale: if no name of its inode is known any more,
+ * the inode is searched for.
+ *
+ * Every group a batch carried is noted as touched; the relink pass (src/engine/relink.ts) takes them when the
+ * mirror is idle and checks that each group is one inode on the target too.
  */
-import { lstatSync } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 import { absBytes, type RelPath } from '../util/bpath.ts';
 
-type Stats = ReturnType<typeof lstatSync>;
+/** Renames remembered to follow known names (about 100 bytes each); older ones are dropped half at a time. */
+export const RENAMES_KEPT = 10_000;
 
 export class HardLinkIndex {
   #byInode = new Map<string, Set<RelPath>>();
@@ -20,6 +28,19 @@ export class HardLinkIndex {
   #keyOf = new Map<RelPath, string>();
   /** inodes whose link count exceeds the names we know: a tree search (`find -inum`) must find the others */
   #unresolved = new Set<number>();
+  /** groups (dev:ino) a batch carried since the relink pass last took them */
+  #touched = new Set<string>();
+  /**
+   * Inodes whose search found every name there is in the tree (nothing was renamed meanwhile), with the link
+   * count then: the other links are outside the tree (links from elsewhere on the filesystem), so no search
+   * again until the count changes or a known name goes stale (was: a search, a batch and a search, forever).
+   */
+  #settled = new Map<string, number>();
+  /** renames absorbed, oldest first; the first is number #renameBase (all renames ever absorbed are numbered) */
+  #renames: Array<{ from: RelPath; to: RelPath }> = [];
+  #renameBase = 0;
+  /** for each known name, the number of renames absorbed when it was last seen at its path */
+  #seenAt = new Map<RelPath, number>();
   #root: string;
 
   constructor(sourceRoot: string) {
@@ -38,6 +59,47 @@ export class HardLinkIndex {
     if (!names) this.#byInode.set(key, (names = new Set()));
     names.add(path);
     this.#keyOf.set(path, key);
+    this.#seenAt.set(path, this.#renameBase + this.#renames.length);
+  }
+
+  /** A rename in the tree (a file, or a directory with everything below it). */
+  renamed(from: RelPath, to: RelPath): void {
+    if (this.#keyOf.size === 0) {
+      this.#renameBase += this.#renames.length + 1;
+      this.#renames.length = 0;
+      return;
+    }
+    this.#renames.push({ from, to });
+    if (this.#renames.length <= RENAMES_KEPT) return;
+    this.#renames.splice(0, RENAMES_KEPT / 2);
+    this.#renameBase += RENAMES_KEPT / 2;
+  }
+
+  /** Some inode waits for a search. */
+  get hasUnresolved(): boolean {
+    return this.#unresolved.size > 0;
+  }
+
+  /** Groups carried by a batch and not yet checked by the relink pass. */
+  get touched(): number {
+    return this.#touched.size;
+  }
+
+  /** The known names below `dirs` (deleted directories, recursive entries): O(known names x depth). */
+  namesUnder(dirs: readonly RelPath[]): RelPath[] {
+    if (dirs.length === 0 || this.#keyOf.size === 0) return [];
+    const set = new Set(dirs);
+    if (set.has('')) return [...this.#keyOf.keys()];
+    const out: RelPath[] = [];
+    for (const p of this.#keyOf.keys()) {
+      for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) {
+        if (set.has(p.slice(0, i))) {
+          out.push(p);
+          break;
+        }
+      }
+    }
+    return out;
   }
 
   /** Takes the inode numbers waiting for a search. */
@@ -65,10 +127,12 @@ export class HardLinkIndex {
       if (old !== undefined && old !== key) {
         this.#forget(p, old);
         this.#survivors(old, listed, extra);
+        this.#touched.add(old);
       }
       if (multi) {
         this.add(p, st.dev, st.ino);
         this.#survivors(key!, listed, extra, st);
+        this.#touched.add(key!);
       }
     }
     return [...extra];
@@ -82,24 +146,116 @@ export class HardLinkIndex {
     const names = this.#byInode.get(key);
     if (!names) return;
     let inode = st;
+    let stale = false;
     for (const other of [...names]) {
       if (listed.has(other) || extra.has(other)) continue;
-      const o = this.#stat(other);
-      if (o && `${o.dev}:${o.ino}` === key) {
-        extra.add(other);
-        inode ??= o;
-      } else {
-        this.#forget(other, key);
+      const now = this.#current(other, key, listed);
+      if (now === 'listed') continue;
+      if (now === null) {
+        stale = true;
+        continue;
       }
+      extra.add(now.name);
+      inode ??= now.st;
+      // its last link: carried (it may hold a change made through a name gone since), no longer indexed
+      if (now.st.nlink < 2) this.#forget(now.name, key);
     }
-    if (inode !== undefined && names.size < inode.nlink) this.#unresolved.add(Number(inode.ino));
+    if (inode !== undefined) {
+      if (inode.nlink >= 2) this.#complete(key, names.size, inode.nlink, inode.ino);
+    } else if (stale) {
+      // no known name is the inode any more, and one went away unseen (renamed where it could not be followed):
+      // the inode may live on under names the index never saw, and a change made through the name listed
+      // reached them (churn SEED=1034: written through one name, a directory above it deleted, the other stale)
+      this.#unresolved.add(Number(key.slice(key.indexOf(':') + 1)));
+    }
+  }
+
+  /**
+   * A known name of inode `key` where it is now: at its path, or where the renames absorbed since it was seen
+   * took it (the index follows); 'listed' when that is a name the batch lists; null when it is gone (forgotten).
+   */
+  #current(name: RelPath, key: string, listed: ReadonlySet<RelPath> = new Set()): { name: RelPath; st: Stats } | 'listed' | null {
+    const st = this.#stat(name);
+    if (st && `${st.dev}:${st.ino}` === key) return { name, st };
+    const moved = this.#follow(name);
+    this.#forget(name, key);
+    if (moved === null) return null;
+    if (listed.has(moved)) return 'listed';
+    const m = this.#stat(moved);
+    if (!m || `${m.dev}:${m.ino}` !== key) return null;
+    this.add(moved, m.dev, m.ino);
+    return { name: moved, st: m };
+  }
+
+  /** Where the renames absorbed since `name` was seen took it, or null (none did, or too many ago). */
+  #follow(name: RelPath): RelPath | null {
+    const seen = this.#seenAt.get(name);
+    if (seen === undefined || seen < this.#renameBase) return null;
+    let p = name;
+    for (let i = seen - this.#renameBase; i < this.#renames.length; i++) {
+      const { from, to } = this.#renames[i]!;
+      if (p === from) p = to;
+      else if (p.startsWith(`${from}/`)) p = to + p.slice(from.length);
+    }
+    return p === name ? null : p;
+  }
+
+  /**
+   * Takes up to `limit` touched groups and checks them on the source (O(names) lstat calls): stale names are
+   * forgotten, a group with more links than known names is noted for a search; returns the groups whose every
+   * name is known, for the relink pass to compare with the target.
+   */
+  takeTouched(limit: number): Array<{ key: string; names: RelPath[] }> {
+    const out: Array<{ key: string; names: RelPath[] }> = [];
+    for (const key of this.#touched) {
+      if (limit-- <= 0) break;
+      this.#touched.delete(key);
+      let inode: Stats | undefined;
+      for (const name of [...(this.#byInode.get(key) ?? [])]) {
+        const now = this.#current(name, key);
+        if (now !== null && now !== 'listed') inode ??= now.st;
+      }
+      const names = this.#byInode.get(key);
+      if (!names || !inode || inode.nlink < 2) continue;
+      if (this.#complete(key, names.size, inode.nlink, inode.ino)) out.push({ key, names: [...names] });
+    }
+    return out;
+  }
+
+  /**
+   * What a search for the names of some inodes found (src/engine/link-search.ts). `everything`: nothing was
+   * renamed while it ran, so it found every name in the tree; an inode with more links is linked from outside.
+   */
+  searched(found: ReadonlyArray<{ path: RelPath; dev: number; ino: number }>, everything: boolean): void {
+    for (const f of found) this.add(f.path, f.dev, f.ino);
+    if (!everything) return;
+    for (const f of found) {
+      const key = `${f.dev}:${f.ino}`;
+      const st = this.#settled.has(key) ? undefined : this.#stat(f.path);
+      if (st && `${st.dev}:${st.ino}` === key) this.#settled.set(key, st.nlink);
+    }
+  }
+
+  /** Whether `known` names are all the links of the inode in the tree; if not, notes it for a search. */
+  #complete(key: string, known: number, nlink: number, ino: number): boolean {
+    if (known >= nlink) {
+      this.#settled.delete(key);
+      return true;
+    }
+    if (this.#settled.get(key) === nlink) return true;
+    this.#unresolved.add(ino);
+    return false;
   }
 
   #forget(path: RelPath, key: string): void {
     const names = this.#byInode.get(key);
     names?.delete(path);
     if (names?.size === 0) this.#byInode.delete(key);
-    if (this.#keyOf.get(path) === key) this.#keyOf.delete(path);
+    this.#settled.delete(key); // a name went stale: the others may have moved too
+    if (this.#keyOf.get(path) === key) {
+      this.#keyOf.delete(path);
+      this.#seenAt.delete(path);
+    }
   }
 
   #stat(p: RelPath): Stats | undefined {

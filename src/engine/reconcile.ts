@@ -9,17 +9,79 @@
  * 100k files each; measured in docs/benchmarks.md), and a real pass copies nothing more than these changes.
  * What it cannot see, like rsync's quick check: a rewrite that kept size and mtime; the pending record of the
  * previous run (the paths it still had dirty) is fed in as changes for that reason.
+ *
+ * Cost: the comparison stats each entry on both sides, like `rsync -a -n`, in parallel walk workers (started
+ * ahead by prepareReconcile while the daemon sets up, one of them reading the target tree ahead meanwhile).
+ * xattrs and ACLs are read only where they can have changed since the last good point (last-good.ts; every
+ * one when there is none). The same walk lists the
+ * source's multi-link files (ReconcilePlan.multiLinks) for the mirror's hard-link index, so no second pass
+ * over the tree is needed for them.
  */
+import { availableParallelism } from 'node:os';
 import { errorText } from '../errors/errors.ts';
 import { listRoot } from '../sys/fsops.ts';
 import type { RelPath } from '../util/bpath.ts';
-import { diffTrees, type RawDifference } from '../verify/verify.ts';
+import { prefetchTree, type TreePrefetch } from '../verify/prefetch.ts';
+import { prestartWalkers } from '../verify/walk-pool.ts';
+import { diffTrees, type MultiLink, type RawDifference } from '../verify/verify.ts';
 import type { WatchChange } from '../watch/types.ts';
 import { isCookie } from './cookies.ts';
+import { lastGoodFile, readLastGood, xattrFloorFor, type FloorVerdict } from './last-good.ts';
 
 /** The target root has entries (livesync's cookies aside): a restart reconciles, a first start seeds. */
 export function targetHasTree(target: string): boolean {
   return listRoot(target).some((n) => !isCookie(n));
+}
+
+/** Walk workers of the comparison: one per core (the walk is stat-bound; measured in bench/faults.ts). */
+const WALKERS = availableParallelism();
+/** The target read ahead holds at most this many bytes of records (~100 bytes an entry); the rest is read later. */
+const PREFETCH_MAX_BYTES = 64 * 1024 * 1024;
+
+/** What prepareReconcile started, for the reconcile of the same job to take over. */
+let prepared: { key: string; floor: FloorVerdict; prefetch: TreePrefetch | null } | null = null;
+
+const keyOf = (o: ReconcileOptions): string => JSON.stringify([o.source, o.target, o.excludes, o.stateDir ?? null, o.name ?? null]);
+
+/** Which xattrs the comparison reads: from the last good point recorded in the state dir, if usable. */
+function floorFor(o: ReconcileOptions): FloorVerdict {
+  const record = o.stateDir !== undefined && o.name !== undefined ? readLastGood(lastGoodFile(o.stateDir, o.name)) : null;
+  return xattrFloorFor(record, o);
+}
+
+/**
+ * Called early in the daemon's start-up: when the start will reconcile, the comparison's walk workers start
+ * now (a thread and a Node environment each, tens of ms), and one of them reads the target tree ahead
+ * (src/verify/prefetch.ts: sound, nothing watches the target) while the daemon loads and sets its watches.
+ */
+export function prepareReconcile(o: ReconcileOptions): void {
+  if (!targetHasTree(o.target)) return;
+  prestartWalkers(WALKERS);
+  const floor = floorFor(o);
+  const prefetch = prefetchTree(o.target, { xattrs: floor.floor ? floor.floor.target : true, exclude: o.excludes, maxBytes: PREFETCH_MAX_BYTES });
+  prepared = { key: keyOf(o), floor, prefetch };
+}
+
+/** What prepareReconcile started for this job (null when nothing, or for another job: that is dropped). */
+function takePrepared(o: ReconcileOptions): { floor: FloorVerdict; prefetch: TreePrefetch | null } | null {
+  const p = prepared;
+  prepared = null;
+  if (p === null || p.key === keyOf(o)) return p;
+  void p.prefetch?.stop();
+  return null;
+}
+
+/** A source regular file or symlink with more than one link, as the mirror's hard-link index takes it. */
+export interface MultiLinkFile {
+  path: RelPath;
+  dev: number;
+  ino: number | bigint;
+}
+
+function multiLinkFile(m: MultiLink): MultiLinkFile {
+  const colon = m.inode.indexOf(':');
+  const ino = BigInt(m.inode.slice(colon + 1));
+  return { path: m.rel, dev: Number(m.inode.slice(0, colon)), ino: ino <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(ino) : ino };
 }
 
 export interface ReconcilePlan {
@@ -30,6 +92,8 @@ export interface ReconcilePlan {
   entries: number;
   /** distinct paths that differ */
   differing: number;
+  /** which xattrs were compared, and why */
+  xattrs: string;
   durationMs: number;
 }
 
@@ -49,9 +113,32 @@ export function changesOf(rel: RelPath, diffs: readonly RawDifference[]): WatchC
   return [{ kind: 'change', path: rel, isDir: first.look?.kind === 'dir' }];
 }
 
+export interface ReconcileOptions {
+  source: string;
+  target: string;
+  excludes: readonly string[];
+  /** the job's name and state dir: where the last good point is recorded (without them every xattr is compared) */
+  name?: string;
+  stateDir?: string;
+  signal?: AbortSignal;
+}
+
 /** Compares source and target (the job's excludes and -x applied) and plans the changes that make them equal. */
-export async function planReconcile(o: { source: string; target: string; excludes: readonly string[]; signal?: AbortSignal }): Promise<ReconcilePlan> {
-  const diff = await diffTrees({ source: o.source, target: o.target, exclude: o.excludes, oneFileSystem: true, signal: o.signal });
+export async function planReconcile(o: ReconcileOptions): Promise<{ plan: ReconcilePlan; multiLinks: MultiLinkFile[] }> {
+  const ready = takePrepared(o);
+  const floor = ready?.floor ?? floorFor(o);
+  const targetScans = ready?.prefetch ? await ready.prefetch.stop() : undefined;
+  const diff = await diffTrees({
+    source: o.source,
+    target: o.target,
+    exclude: o.excludes,
+    oneFileSystem: true,
+    jobs: WALKERS,
+    xattrFloor: floor.floor,
+    multiLinks: true,
+    targetScans,
+    signal: o.signal,
+  });
   const byPath = new Map<RelPath, RawDifference[]>();
   for (const d of diff.differences) {
     const list = byPath.get(d.rel);
@@ -67,27 +154,39 @@ export async function planReconcile(o: { source: string; target: string; exclude
     }
   }
   const c = diff.counts;
-  return { changes, deletes, entries: c.files + c.dirs + c.symlinks + c.other, differing: byPath.size, durationMs: diff.durationMs };
+  const entries = c.files + c.dirs + c.symlinks + c.other;
+  const plan = { changes, deletes, entries, differing: byPath.size, xattrs: floor.why, durationMs: diff.durationMs };
+  return { plan, multiLinks: diff.multiLinks.map(multiLinkFile) };
 }
 
 export type ReconcileOutcome =
-  | { kind: 'plan'; plan: ReconcilePlan; summary: string }
+  | {
+      kind: 'plan';
+      plan: ReconcilePlan;
+      summary: string;
+      /**
+       * every source regular file and symlink with more than one link (excluded names aside), found by the
+       * same walk: what `find -links +1` lists (src/sys/fsops.ts multiLinkFiles), for the hard-link index
+       */
+      multiLinks: MultiLinkFile[];
+    }
   /** more deletions than --max-delete COUNT: nothing is queued, the job halts */
   | { kind: 'halt'; why: string }
   /** the comparison could not run (e.g. the native addon is missing): the seed's full rsync pass does it */
   | { kind: 'fallback'; why: string };
 
 /** planReconcile with the policy around it: the --max-delete COUNT guard (as the seed's rsync --max-delete) and the fallback. */
-export async function reconcile(o: { source: string; target: string; excludes: readonly string[]; maxDeleteCount: number; signal?: AbortSignal }): Promise<ReconcileOutcome> {
-  let plan: ReconcilePlan;
+export async function reconcile(o: ReconcileOptions & { maxDeleteCount: number }): Promise<ReconcileOutcome> {
+  let planned: Awaited<ReturnType<typeof planReconcile>>;
   try {
-    plan = await planReconcile(o);
+    planned = await planReconcile(o);
   } catch (err) {
     return { kind: 'fallback', why: `cannot compare source and target (${errorText(err)}); reconciling with a full rsync pass instead` };
   }
+  const { plan, multiLinks } = planned;
   if (o.maxDeleteCount > 0 && plan.deletes > o.maxDeleteCount) {
     return { kind: 'halt', why: `reconciling would delete ${plan.deletes} paths on the target, above --max-delete ${o.maxDeleteCount}; target untouched` };
   }
-  const summary = `reconcile: compared ${plan.entries} entries in ${plan.durationMs} ms; ${plan.differing} paths differ (${plan.deletes} to delete on the target)`;
-  return { kind: 'plan', plan, summary };
+  const summary = `reconcile: compared ${plan.entries} entries in ${plan.durationMs} ms; ${plan.differing} paths differ (${plan.deletes} to delete on the target); ${plan.xattrs}`;
+  return { kind: 'plan', plan, summary, multiLinks };
 }

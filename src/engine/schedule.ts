@@ -13,6 +13,7 @@
  * (src/engine/safety.ts) trip while the target is still untouched (issue 3: with a 1 ms debounce the first
  * deletions went out batch by batch before the source root was empty).
  */
+import type { WatchChange } from '../watch/types.ts';
 
 export interface ScheduleOptions {
   /** --delay: trailing debounce of the writes lane after its last change */
@@ -50,6 +51,19 @@ interface Window {
 }
 
 export type Lane = 'writes' | 'deletions';
+
+/** The lanes a watcher read touches: deletions, moves (the old name is gone), and the rest. */
+export function lanesOf(changes: readonly WatchChange[]): Lane[] {
+  let writes = false;
+  let deletions = false;
+  for (const c of changes) {
+    if (c.kind === 'delete') deletions = true;
+    else if (c.kind === 'move') writes = deletions = true;
+    else if (c.kind === 'subtree' && (c.reason === 'overflow' || c.reason === 'unwatched')) deletions = true;
+    else writes = true;
+  }
+  return [...(writes ? (['writes'] as const) : []), ...(deletions ? (['deletions'] as const) : [])];
+}
 
 /** What is pending, as the sync queue sees it. */
 export interface Pending {

@@ -1,13 +1,12 @@
 /**
  * Everything the mirror knows about what is not yet on the target, in one place: the dirty set, the renames
  * to replay, the batch in flight, the failed paths waiting for their retry, the recently synced paths (for the
- * same-tick rule) and the hard-link index. No timers and no events of its own: the mirror (src/engine/mirror.ts)
- * decides when; this decides what.
+ * same-tick rule), the hard-link index and its searches. No timers and no events of its own: the mirror
+ * (src/engine/mirror.ts) decides when; this decides what.
  */
 import { parentOf, display, type RelPath } from '../util/bpath.ts';
 import type { EventBus } from '../events/event.ts';
 import type { WatchChange } from '../watch/types.ts';
-import { multiLinkFiles } from '../sys/fsops.ts';
 import { DATA, DEEP, DirtySet, GONE, META, SETTLE, type DirtyEntry } from './dirty-set.ts';
 import { SAME_TICK_WINDOW_MS } from './batch-plan.ts';
 import type { Rename } from './batch-runner.ts';
@@ -15,6 +14,7 @@ import type { BatchInput, BatchOutcome } from './batch.ts';
 import { DEGRADED_AFTER_ATTEMPTS, FailedPaths } from './failures.ts';
 import type { FailedPath } from '../sync/rsync-errors.ts';
 import { HardLinkIndex } from './hardlinks.ts';
+import { LinkSearch } from './link-search.ts';
 import { isCookie } from './cookies.ts';
 
 /** First-seen time given to cookie changes: later than any real change, so they never count as lag. */
@@ -25,6 +25,8 @@ export const MASS_DELETE_WINDOW_S = 10;
 export class SyncQueue {
   readonly dirty = new DirtySet();
   readonly hardlinks: HardLinkIndex;
+  /** the searches for the names of new links (src/engine/link-search.ts) */
+  readonly links: LinkSearch;
   /** deletions seen since the last batch started */
   #newDeletes = 0;
   /**
@@ -38,12 +40,11 @@ export class SyncQueue {
   #inFlightOldest: number | null = null;
   #failures = new FailedPaths();
   #recent = new Map<RelPath, number>();
-  #linkSearch: Promise<void> | null = null;
-  #source: string;
 
-  constructor(source: string) {
-    this.#source = source;
+  /** `barrier`: the watcher's (every event queued in the kernel absorbed when it resolves) */
+  constructor(source: string, barrier: () => Promise<void> = async () => undefined) {
     this.hardlinks = new HardLinkIndex(source);
+    this.links = new LinkSearch(source, this.hardlinks, this.dirty, barrier);
   }
 
   /** Marks what a watcher read reported. `onCookie` is told about cookie files seen. */
@@ -70,12 +71,15 @@ export class SyncQueue {
           break;
         }
         case 'move':
+          this.links.moved();
+          this.hardlinks.renamed(c.from, c.to);
           d.move(c.from, c.to, now);
           this.#renames.push({ from: c.from, to: c.to, isDir: c.isDir });
           d.mark(parentOf(c.from), META, now);
           d.mark(parentOf(c.to), META, now);
           break;
         case 'subtree':
+          this.links.moved();
           // after an overflow (or in an unwatched directory) deletions were not seen: the recursive sync that
           // finds them deletes, so it waits on the deletion lane like any deletion (src/engine/schedule.ts)
           d.mark(c.path, c.reason === 'overflow' || c.reason === 'unwatched' ? META | DEEP | SETTLE : META | DEEP, now);
@@ -86,11 +90,6 @@ export class SyncQueue {
   }
 
   /** The mass-delete guard's count: deletions not yet in a batch, plus those batched in the last MASS_DELETE_WINDOW_S. */
-  /** deletions seen since the last batch was taken (not yet handed to rsync) */
-  get newDeletes(): number {
-    return this.#newDeletes;
-  }
-
   get pendingDeletes(): number {
     const second = Math.floor(Date.now() / 1000);
     let n = this.#newDeletes;
@@ -188,6 +187,8 @@ export class SyncQueue {
     for (const p of outcome.plan.forced) this.#recent.set(p, started);
     // rsync sets a directory's mtime before deleting inside it: touch up the parents of deletions next batch
     for (const e of input.entries) if (e.flags & GONE && e.path !== '') this.dirty.mark(parentOf(e.path), META, isCookie(e.path) ? COOKIE_SINCE : now);
+    // a link whose other names are unknown landed as a copy: it is unsynced until the search and the next batch
+    this.links.landed(Math.min(input.oldest ?? started, started));
     return failed.size;
   }
 
@@ -205,8 +206,12 @@ export class SyncQueue {
 
   /** First-seen time of the oldest change not yet on the target (cookies excluded), or null. */
   oldestUnsynced(): number | null {
-    const all = [this.dirty.oldest, this.#inFlightOldest, this.#failures.oldest()].filter((t): t is number => t !== null && t < COOKIE_SINCE);
-    return all.length === 0 ? null : Math.min(...all);
+    return earliest([this.dirty.oldest, this.#inFlightOldest, this.#failures.oldest(), this.links.oldest]);
+  }
+
+  /** A batch will carry the path: it is dirty, or failed and waiting for its retry. O(depth). */
+  isPending(path: RelPath): boolean {
+    return this.dirty.has(path) || this.#failures.has(path);
   }
 
   failedPaths(): Array<{ path: string; message: string; attempts: number }> {
@@ -237,37 +242,14 @@ export class SyncQueue {
     this.#renames.length = 0;
   }
 
-  /**
-   * Indexes every multi-link file of the tree (once, after the seed or the reconcile). `relink`: also mark
-   * them all, so the first batches carry every link group whole and rsync -H (re)links them on the target: a
-   * reconcile compares names one by one and syncs a new directory recursively, which would copy a name whose
-   * siblings live elsewhere instead of linking it.
-   */
-  async loadHardLinks(relink = false): Promise<void> {
-    const now = Date.now();
-    for (const f of await multiLinkFiles(this.#source)) {
-      this.hardlinks.add(f.path, f.dev, f.ino);
-      if (relink) this.dirty.mark(f.path, META, now);
-    }
+  /** Names of hard-link groups the relink pass found split on the target: synced together again. */
+  relink(names: readonly RelPath[], since: number): void {
+    for (const p of names) this.dirty.mark(p, META | DATA, since);
   }
+}
 
-  /**
-   * A new link to an inode whose other names are unknown landed as a copy: search the tree for its names (one
-   * find at a time, in the background) and mark them together so the next batch's rsync -H links them.
-   */
-  resolveHardLinks(onFound: () => void): void {
-    if (this.#linkSearch) return;
-    const inodes = this.hardlinks.takeUnresolved();
-    if (inodes.length === 0) return;
-    const since = Date.now();
-    this.#linkSearch = multiLinkFiles(this.#source, [''], inodes).then((found) => {
-      this.#linkSearch = null;
-      for (const f of found) {
-        this.hardlinks.add(f.path, f.dev, f.ino);
-        this.dirty.mark(f.path, META, since);
-      }
-      if (found.length > 0) onFound();
-      this.resolveHardLinks(onFound);
-    });
-  }
+/** The earliest real time among `times` (null and cookie times left out), or null. */
+function earliest(times: ReadonlyArray<number | null>): number | null {
+  const real = times.filter((t): t is number => t !== null && t < COOKIE_SINCE);
+  return real.length === 0 ? null : Math.min(...real);
 }

@@ -13,6 +13,7 @@
 import { descendsFrom, lastPid, listPids, readStat, readSysctl, readWchan } from '../sys/procfs.ts';
 import { HelperFailure, type Tracee } from '../sys/ptrace.ts';
 import type { HelperHolder } from './holder.ts';
+import { exitingOrGone } from './placement.ts';
 import { scanContext } from './scan.ts';
 import { survey } from './survey.ts';
 import type { FreezeFailure, FreezeResult, Plan, ProcPlan } from './types.ts';
@@ -104,7 +105,8 @@ export async function freeze(holder: HelperHolder, plan: Plan, options: FreezeOp
       const helper = holder.helper;
       const seized = await helper.seize(targets.map((p) => ({ pid: p.info.pid, suspendSeccomp: p.suspendSeccomp })));
       // EPERM is also what seizing an exiting process (zombie) gives: only a live process refused counts
-      const refused = seized.filter((s) => !s.ok && s.errno !== 'ESRCH' && !['Z', 'X', undefined].includes(readStat(`/proc/${s.pid}`)?.state));
+      const startOf = new Map(targets.map((p) => [p.info.pid, p.info.starttime]));
+      const refused = seized.filter((s) => !s.ok && s.errno !== 'ESRCH' && !exitingOrGone(s.pid, startOf.get(s.pid) ?? ''));
       if (refused.length > 0) {
         const processes = refused.map((s) => ({ pid: s.pid, comm: readStat(`/proc/${s.pid}`)?.comm ?? '?', detail: `PTRACE_SEIZE: ${s.ok ? '' : s.errno}` }));
         throw new Abort('seize-failed', 'the kernel refused to trace a process', processes);

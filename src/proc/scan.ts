@@ -6,6 +6,7 @@
  */
 import { cgroupFrozen, cgroupMounts, elfClass, listFds, listPids, listTasks, nsId, readLink, readMaps, readStat, readStatus, readUnixSockets, statId, type FileId, type MapLine, type ProcStat } from '../sys/procfs.ts';
 import { mntIdOf, readFdInfo, readLocks, type LockLine } from '../sys/procfs-fdinfo.ts';
+import { placement } from './placement.ts';
 import { inTree, relOf, resolveTree, stripDeleted } from './tree.ts';
 import type { FdType, Item, ProcInfo, Tree } from './types.ts';
 
@@ -162,16 +163,18 @@ export function scanProcess(ctx: ScanCtx, pid: number, extraTables: number[] = [
   scanMaps(ctx, pid, maps, exe?.id.ino, items);
   strayLocks(ctx, pid, items);
   if (items.length === 0) return { info: bareInfo(pid, st, vdso, tables), items, tasks };
+  // an exiting process (a writer's short-lived child) no longer answers for its namespace and root: gone
+  const where = placement(pid, st.starttime, { mntNs: ctx.selfMntNs, root: ctx.selfRoot });
+  if (where.gone) return undefined;
   const status = readStatus(base);
-  const rootId = statId(`${base}/root`);
   const info: ProcInfo = {
     ...bareInfo(pid, st, vdso, tables),
     uid: status?.uid ?? -1,
     tracerPid: status?.tracerPid ?? 0,
     seccomp: status?.seccomp ?? 0,
     elfClass: elfClass(pid),
-    sameMountNs: nsId(pid, 'mnt') === ctx.selfMntNs,
-    sameRoot: rootId !== undefined && rootId.dev === ctx.selfRoot?.dev && rootId.ino === ctx.selfRoot.ino,
+    sameMountNs: where.sameMountNs,
+    sameRoot: where.sameRoot,
     cgroupFrozen: cgroupFrozen(pid, ctx.cgroups),
   };
   return { info, items, tasks };

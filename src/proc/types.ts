@@ -80,8 +80,9 @@ export interface ProcInfo {
   tracerPid: number;
   seccomp: number;
   elfClass: number | undefined;
-  sameMountNs: boolean;
-  sameRoot: boolean;
+  /** same mount namespace / root directory as livesync; null: the link did not answer (alive, not exiting) */
+  sameMountNs: boolean | null;
+  sameRoot: boolean | null;
   /** in a frozen cgroup (v2 cgroup.freeze, v1 freezer) */
   cgroupFrozen: boolean;
   /** [vdso] start address, hex */

@@ -119,8 +119,14 @@ export const PROCESS_POLICY = {
   // the injector speaks x86-64 syscalls only
   'not-x86-64': { when: (p) => p.elfClass !== undefined && p.elfClass !== 2, text: () => '32-bit executable' },
   // injected paths resolve in the target's mount namespace and root: they must equal ours
-  'other-mount-namespace': { when: (p) => !p.sameMountNs, text: () => 'in another mount namespace (container)' },
-  'different-root': { when: (p) => !p.sameRoot, text: () => 'has a different root directory' },
+  'other-mount-namespace': { when: (p) => p.sameMountNs === false, text: () => 'in another mount namespace (container)' },
+  'different-root': { when: (p) => p.sameRoot === false, text: () => 'has a different root directory' },
+  // the namespace or root link kept failing on a live, non-exiting process (an exiting one counts as gone):
+  // where its paths resolve is unknown, so nothing may be injected
+  'placement-unknown': {
+    when: (p) => p.sameMountNs === null || p.sameRoot === null,
+    text: (p) => `its ${p.sameMountNs === null ? 'mount namespace' : 'root directory'} could not be read (/proc/${p.pid}/${p.sameMountNs === null ? 'ns/mnt' : 'root'})`,
+  },
 } as const satisfies Record<string, ProcRow>;
 
 export function judge(info: ProcInfo, items: Item[], env: JudgeEnv): ProcPlan {

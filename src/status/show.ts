@@ -10,6 +10,7 @@ import { jobPaths } from '../daemon/paths.ts';
 import { ExitCode } from '../errors/exit-codes.ts';
 import { ToolError } from '../errors/errors.ts';
 import { HISTORY_S } from './history.ts';
+import { statusJsonText } from './json-text.ts';
 
 export const DEFAULT_WATCH_INTERVAL_MS = 1_000;
 const DEFAULT_COLUMNS = 100;
@@ -46,7 +47,7 @@ export async function showStatus(options: StatusOptions, term: Terminal): Promis
   const renderStatus = options.json ? null : (await import('./render.ts')).renderStatus;
   if (!options.watch) {
     const snapshot = await client.request('status', {});
-    term.write(renderStatus === null ? `${JSON.stringify(snapshot, null, 2)}\n` : `${renderStatus(snapshot, { columns, sparkline: false }).join('\n')}\n`);
+    term.write(renderStatus === null ? statusJsonText(snapshot) : `${renderStatus(snapshot, { columns, sparkline: false }).join('\n')}\n`);
     return;
   }
   const inPlace = term.isTTY && !options.json;

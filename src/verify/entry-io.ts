@@ -7,9 +7,9 @@
  * Buffer of its exact bytes, and pure-ASCII paths (the common case) as strings.
  */
 import { Buffer } from 'node:buffer';
-import { scanDir, statPath, type DirRead, type EntryRead } from './scan-native.ts';
+import { scanDir, scanDirRaw, statPath, type DirRead, type EntryRead, type RawDirRead, type XattrRead } from './scan-native.ts';
 
-export type { DirRead, EntryRead };
+export type { DirRead, EntryRead, RawDirRead, XattrRead };
 
 const HIGH_BYTE = /[\x80-\xff]/;
 
@@ -37,4 +37,17 @@ export function readEntry(absBinary: string, withXattrs: boolean): EntryRead {
 /** Every entry of a directory with its lstat (+ xattrs when asked), by name. */
 export function readDir(absBinary: string, withXattrs: boolean): DirRead {
   return scanDir(absBinary, withXattrs);
+}
+
+/** Every entry of a directory, undecoded (scan-native.ts RawDir), xattrs as `xattrs` asks. */
+export function readDirRaw(absBinary: string, xattrs: XattrRead): RawDirRead {
+  return scanDirRaw(absBinary, xattrs);
+}
+
+/** The xattrs of one path, for an entry whose xattrs a ctime floor left out; a vanished path reads ENOENT. */
+export function readXattrs(absBinary: string): { xattrs?: Record<string, string>; xattrError?: string } {
+  const read = statPath(absBinary, true);
+  if (read.state === 'absent') return { xattrError: 'ENOENT' };
+  if (read.state === 'error') return { xattrError: read.errno };
+  return read.info.xattrError !== undefined ? { xattrError: read.info.xattrError } : read.info.xattrs ? { xattrs: read.info.xattrs } : {};
 }

@@ -19,6 +19,11 @@ export class PathFilter {
     this.#any = patterns.length > 0;
   }
 
+  /** Whether any --exclude pattern was given (without, only cookie names are skipped). */
+  get hasPatterns(): boolean {
+    return this.#any;
+  }
+
   static isCookie(name: string): boolean {
     return name.startsWith(COOKIE_PREFIX);
   }

@@ -5,11 +5,12 @@
 import type { ContentChecker } from './content.ts';
 import { LinkChecker } from './hardlinks.ts';
 import { GranularityTracker } from './precision.ts';
-import type { RawDifference } from './types.ts';
+import type { MultiLink, RawDifference } from './types.ts';
 import type { DirResult, WalkCounts } from './walk-dir.ts';
 
 export class Findings {
   readonly diffs: RawDifference[] = [];
+  readonly multiLinks: MultiLink[] = [];
   readonly links = new LinkChecker();
   readonly counts: WalkCounts = { files: 0, dirs: 0, symlinks: 0, other: 0 };
   readonly source = new GranularityTracker();
@@ -27,6 +28,7 @@ export class Findings {
   absorb(result: DirResult): void {
     for (const d of result.diffs) this.diffs.push(d);
     for (const l of result.links) this.links.add(l);
+    for (const m of result.multiLinks) this.multiLinks.push(m);
     for (const t of result.content) this.#checker.add(t);
     this.counts.files += result.counts.files;
     this.counts.dirs += result.counts.dirs;

@@ -137,6 +137,8 @@ export interface EntryInfo {
   xattrs?: Record<string, string>;
   /** errno of reading the xattrs, when it failed */
   xattrError?: string;
+  /** the xattrs were not read: a ctime floor left them out (scan-native.ts XattrRead) */
+  xattrsNotRead?: true;
   /** errno of reading the symlink, when it failed */
   linkError?: string;
 }
@@ -177,6 +179,22 @@ export interface LinkRecord {
   source: string;
   target: string;
   look: Look;
+}
+
+/** A source regular file or symlink with more than one link (the mirror's hard-link index is built from these). */
+export interface MultiLink {
+  rel: RelPath;
+  /** `${dev}:${ino}` on the source */
+  inode: string;
+}
+
+/**
+ * Per side, the ctime (ns since the epoch) from which an entry's xattrs can have changed since both trees
+ * last agreed: a pair whose ctimes are both below their side's floor has equal xattrs, and they are not read.
+ */
+export interface XattrFloor {
+  source: bigint;
+  target: bigint;
 }
 
 /** Distinct ctimes sampled per side (precision.ts decides from them what each side keeps). */

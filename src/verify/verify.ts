@@ -18,11 +18,12 @@ import { PROGRESS_INTERVAL_MS } from './policy.ts';
 import { comparePrecision, sameAtPrecision } from './precision.ts';
 import { recheck } from './recheck.ts';
 import { sortRaw, toDifference, toInFlight } from './render.ts';
-import type { RawDifference, VerifyOptions, VerifyProgress, VerifyReport } from './types.ts';
+import type { MultiLink, RawDifference, VerifyOptions, VerifyProgress, VerifyReport, XattrFloor } from './types.ts';
 import { deviceOf, type WalkCounts } from './walk-dir.ts';
 import { walkTrees } from './walk-pool.ts';
+import type { RelPath } from '../util/bpath.ts';
 
-export type { RawDifference, VerifyOptions, VerifyReport } from './types.ts';
+export type { MultiLink, RawDifference, VerifyOptions, VerifyReport, XattrFloor } from './types.ts';
 
 /** Calls onProgress at most every PROGRESS_INTERVAL_MS, and always for a phase change. */
 class Progress {
@@ -44,7 +45,14 @@ class Progress {
   }
 }
 
-async function collect(o: NormalizedOptions, progress: Progress): Promise<{ findings: Findings; checker: ContentChecker }> {
+/** What only the mirror's restart comparison asks of the walk (walk-dir.ts WalkConfig). */
+interface WalkExtras {
+  xattrFloor: XattrFloor | null;
+  multiLinks: boolean;
+  targetScans?: Map<RelPath, Uint8Array>;
+}
+
+async function collect(o: NormalizedOptions, progress: Progress, extras: WalkExtras = { xattrFloor: null, multiLinks: false }): Promise<{ findings: Findings; checker: ContentChecker }> {
   const checker = new ContentChecker(
     o.source.root,
     o.target.root,
@@ -64,6 +72,8 @@ async function collect(o: NormalizedOptions, progress: Progress): Promise<{ find
       targetRoot: o.target.root,
       exclude: o.exclude,
       xattrs: o.xattrs,
+      xattrFloor: extras.xattrFloor,
+      multiLinks: extras.multiLinks,
       content: o.content === 'paths' ? 'none' : o.content,
       samplePercent: o.samplePercent,
       sampleSeed: o.sampleSeed,
@@ -74,7 +84,7 @@ async function collect(o: NormalizedOptions, progress: Progress): Promise<{ find
     await walkTrees(config, root, o.jobs, (result) => {
       findings.absorb(result);
       progress.update({ entries: findings.entries, bytesToHash: checker.bytesQueued });
-    }, o.signal);
+    }, o.signal, extras.targetScans);
   }
   progress.update({ phase: 'content', entries: findings.entries, walkDone: true, bytesToHash: checker.bytesQueued }, true);
   await checker.drain();
@@ -95,7 +105,24 @@ function judgeMtimes(o: NormalizedOptions, findings: Findings, checker: ContentC
 export interface TreeDiff {
   differences: RawDifference[];
   counts: WalkCounts;
+  /** with `multiLinks`: every source regular file and symlink with more than one link (excluded names aside) */
+  multiLinks: MultiLink[];
   durationMs: number;
+}
+
+export interface DiffOptions extends Omit<VerifyOptions, 'checksum' | 'samplePercent' | 'paths' | 'recheckDelayMs' | 'isInFlight'> {
+  /**
+   * Compare xattrs (and ACLs) only of pairs where either side's ctime reached its side's floor: the caller
+   * knows both trees agreed before then (xattr changes move ctime). Default: every pair.
+   */
+  xattrFloor?: XattrFloor | null;
+  /** also list the source's multi-link files (TreeDiff.multiLinks), walking new source directories for them */
+  multiLinks?: boolean;
+  /**
+   * target directories read ahead (prefetch.ts TreePrefetch.stop), by path, read with this call's target xattr
+   * floor: those are not read again
+   */
+  targetScans?: Map<RelPath, Uint8Array>;
 }
 
 /**
@@ -103,11 +130,13 @@ export interface TreeDiff {
  * device, hard links and (by default) xattrs and ACLs, raw differences returned as they are (RelPath).
  * A path that differs because it is changing right now is simply listed: the caller syncs it anyway.
  */
-export async function diffTrees(options: Omit<VerifyOptions, 'checksum' | 'samplePercent' | 'paths' | 'recheckDelayMs' | 'isInFlight'>): Promise<TreeDiff> {
+export async function diffTrees(options: DiffOptions): Promise<TreeDiff> {
   const started = performance.now();
   const o = normalizeVerifyOptions({ ...options, recheckDelayMs: false });
-  const { findings, checker } = await collect(o, new Progress(o.onProgress));
-  return { differences: judgeMtimes(o, findings, checker).raw, counts: { ...findings.counts }, durationMs: Math.round(performance.now() - started) };
+  const extras = { xattrFloor: options.xattrFloor ?? null, multiLinks: options.multiLinks ?? false, targetScans: options.targetScans };
+  const { findings, checker } = await collect(o, new Progress(o.onProgress), extras);
+  const differences = judgeMtimes(o, findings, checker).raw;
+  return { differences, counts: { ...findings.counts }, multiLinks: findings.multiLinks, durationMs: Math.round(performance.now() - started) };
 }
 
 export async function verifyTrees(options: VerifyOptions): Promise<VerifyReport> {

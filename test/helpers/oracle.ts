@@ -13,14 +13,3 @@ export function differences(source: string, target: string): string[] {
   );
   return out.split('\n').filter((l) => l.trim() !== '');
 }
-
-/**
- * KNOWN LIMITATION (docs/mirror.md "Hard links"): under heavy churn a new hard link whose other names are not yet
- * known can still land as a copy (identical content and metadata, two inodes where the source has one); about one
- * 10k-op churn run in five showed one or two. rsync itemizes those as `hf` with no change flag. Tests that churn
- * report them as a diagnostic and assert on everything else; every other difference still fails.
- */
-export function splitLinkOnly(lines: readonly string[]): { real: string[]; linkOnly: string[] } {
-  const linkOnly = lines.filter((l) => /^hf[ .]{9} /.test(l));
-  return { real: lines.filter((l) => !linkOnly.includes(l)), linkOnly };
-}

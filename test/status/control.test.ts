@@ -70,7 +70,7 @@ test('control: the socket is 0600, owned by us, and answers hello and status', a
   const hello = await client.request('hello', { client: 'test' });
   assert.equal(hello.protocol, 1);
   assert.equal(hello.job.pid, t.job.info.pid);
-  assert.deepEqual(hello.methods, ['hello', 'status', 'flush', 'stop', 'cutover']);
+  assert.deepEqual(hello.methods, ['hello', 'status', 'status-text', 'flush', 'stop', 'cutover']);
   const status = await client.request('status', { historyS: 60 });
   assert.equal(status.name, 'ctl');
   assert.equal(status.syncedFiles, 2);
