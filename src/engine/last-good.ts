@@ -39,7 +39,11 @@ export const RECORD_MIN_GAP_MS = 1_000;
 export const LOCAL_SLACK_NS = 2_000_000_000n;
 /** A network filesystem's ctimes come from its server's clock: the skew tolerated (Kerberos allows 5 min). */
 export const REMOTE_SKEW_NS = 300_000_000_000n;
-/** The wall clock may drift this much against the monotonic one between two runs without counting as a step. */
+/**
+ * The wall clock may move back this much against the monotonic one between two runs without counting as a
+ * step back. Below LOCAL_SLACK_NS on purpose: a smaller step goes unnoticed, and the slack still covers it.
+ * (NTP slewing of a fast clock over a long stop can exceed it: the record is then not used, which is safe.)
+ */
 export const CLOCK_STEP_TOLERANCE_MS = 1_000;
 
 /**

@@ -16,6 +16,7 @@ import type { Worker } from 'node:worker_threads';
 import type { RelPath } from '../util/bpath.ts';
 import { binaryRoot, readEntry, type XattrRead } from './entry-io.ts';
 import type { PrefetchJob } from './prefetch-walk.ts';
+import { loadScanAddon } from './scan-native.ts';
 import { borrowWorker, returnWorker, type FromWorker, type ToWorker } from './walk-pool.ts';
 import { deviceOf } from './walk-dir.ts';
 
@@ -80,6 +81,7 @@ export function prefetchTree(given: string, o: { xattrs: XattrRead; exclude: rea
   } catch {
     return null;
   }
+  if (!loadScanAddon().ok) return null;
   const read = readEntry(root, false);
   if (read.state !== 'present' || read.info.kind !== 'dir') return null;
   return new TreePrefetch({ root, xattrs: o.xattrs, exclude: [...o.exclude], device: Number(deviceOf(read.info)), maxBytes: o.maxBytes });

@@ -1,8 +1,9 @@
 /**
  * What only the mirror's restart comparison asks of the walk (diffTrees options): an xattr floor per side
  * (xattrs compared only for pairs where either side's ctime reached its floor; a side left out by the addon
- * is read when the other side calls for it), and the list of the source's multi-link files, new directories
- * included, excluded names left out, equal to what `find -links +1` lists.
+ * is read when the other side calls for it), the list of the source's multi-link files, new directories
+ * included, excluded names left out, equal to what `find -links +1` lists, and target directories read ahead
+ * (whole or in part) giving the same differences as reading them in the walk.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { multiLinkFiles } from '../../src/sys/fsops.ts';
+import { prefetchTree } from '../../src/verify/prefetch.ts';
 import { diffTrees } from '../../src/verify/verify.ts';
 import { rootSkipReason } from '../helpers/ns.ts';
 import { copyTree, workspace } from './helpers.ts';
@@ -89,4 +91,30 @@ test('multi-link files: listed from the walk, new directories included, excluded
   assert.deepEqual(got, found);
   assert.deepEqual(d.multiLinks.map((m) => m.rel).sort(), ['b', 'new/deeper/c', 'old/a', 'old/single2', 'old/sym2', 'single', 'sym']);
   assert.deepEqual((await diffTrees({ source: ws.src, target: ws.dst })).multiLinks, [], 'not asked: none');
+});
+
+test('target read ahead: the same differences as reading it in the walk, whole or cut short', async () => {
+  using ws = workspace('ahead');
+  for (let d = 0; d < 20; d++) {
+    mkdirSync(join(ws.src, `d${d}/sub`), { recursive: true });
+    for (let f = 0; f < 10; f++) writeFileSync(join(ws.src, `d${d}/f${f}`), `${d}/${f}`);
+  }
+  copyTree(ws.src, ws.dst);
+  writeFileSync(join(ws.src, 'd3/new'), 'new');
+  writeFileSync(join(ws.dst, 'd7/extra'), 'extra');
+  chmodSync(join(ws.dst, 'd11/f1'), 0o600);
+  setfattr(join(ws.dst, 'd15/f2'), 'user.tag', 'x');
+  const show = (d: Awaited<ReturnType<typeof diffTrees>>): string[] => d.differences.map((x) => `${x.kind} ${x.rel}`).sort();
+  const plain = await diffTrees({ source: ws.src, target: ws.dst });
+  assert.deepEqual(show(plain).filter((l) => !l.startsWith('mtime')), ['extra d7/extra', 'missing d3/new', 'mode d11/f1', 'xattr d15/f2']);
+  for (const maxBytes of [64 * 1024 * 1024, 2_000]) {
+    const ahead = prefetchTree(ws.dst, { xattrs: true, exclude: [], maxBytes });
+    assert.ok(ahead);
+    await sleep(200);
+    const targetScans = await ahead.stop();
+    assert.ok(targetScans.size > 0 && (maxBytes > 2_000 ? targetScans.size === 41 : targetScans.size < 41), `${targetScans.size} directories read ahead`);
+    const d = await diffTrees({ source: ws.src, target: ws.dst, targetScans });
+    assert.deepEqual(show(d), show(plain), `maxBytes ${maxBytes}`);
+    assert.deepEqual(d.counts, plain.counts);
+  }
 });
