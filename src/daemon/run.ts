@@ -28,7 +28,6 @@ import { jobPaths } from './paths.ts';
 import { publishJobRecord } from './registry.ts';
 import { StatusTracker } from '../status/tracker.ts';
 import { serveControl } from '../control/server.ts';
-import { startMetricsServer } from '../metrics/server.ts';
 import { validateMetricsAddress } from '../metrics/address.ts';
 import { createCutoverHandler } from '../cutover/handler.ts';
 import { VERSION } from '../version.ts';
@@ -92,7 +91,8 @@ export async function runDaemon(options: Readonly<StartOptions>, ctx: RunContext
       allowEmptySource: options.allowEmptySource,
     });
     const metricsAddress = options.metrics ? validateMetricsAddress(options.metrics) : null;
-    await using metrics = metricsAddress ? await startMetricsServer(bus, tracker, { host: metricsAddress.host, port: metricsAddress.port }) : null;
+    // prom-client costs ~40 ms to import: only a job with --metrics pays it
+    await using metrics = metricsAddress ? await (await import('../metrics/server.ts')).startMetricsServer(bus, tracker, { host: metricsAddress.host, port: metricsAddress.port }) : null;
     if (metricsAddress && !metricsAddress.loopback) bus.emit({ type: 'warning', code: 'W_METRICS_EXPOSED', message: `metrics are served on a non-loopback address (${metrics?.url})` });
     await using _record = await publishJobRecord(lock, { source: options.source, target: options.target, startedAt, version: VERSION, ...(metrics ? { metrics: metrics.url } : {}) });
     const cutover = createCutoverHandler({ mirror, bus, info: mirror.info, mountSpec: options.mount });
