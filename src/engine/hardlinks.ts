@@ -9,18 +9,15 @@
  * silently. So a name that is no longer its recorded inode (deleted, renamed where the watcher could not pair
  * it, replaced) still brings the surviving names of the inode it had: they may hold a change made through it.
  *
- * A known name whose directory was renamed is followed through the renames absorbed since it was seen (the
- * last RENAMES_KEPT of them); one that cannot be followed is stale: if no name of its inode is known any more,
- * the inode is searched for.
+ * The index follows the renames the watcher reports (a known name, or a directory with known names below it:
+ * only those are re-keyed, so an unrelated rename costs O(1)). A name renamed where no rename was reported is
+ * stale: if no name of its inode is known any more, the inode is searched for.
  *
  * Every group a batch carried is noted as touched; the relink pass (src/engine/relink.ts) takes them when the
  * mirror is idle and checks that each group is one inode on the target too.
  */
 import { lstatSync, type Stats } from 'node:fs';
 import { absBytes, type RelPath } from '../util/bpath.ts';
-
-/** Renames remembered to follow known names (about 100 bytes each); older ones are dropped half at a time. */
-export const RENAMES_KEPT = 10_000;
 
 export class HardLinkIndex {
   #byInode = new Map<string, Set<RelPath>>();
@@ -36,11 +33,8 @@ export class HardLinkIndex {
    * again until the count changes or a known name goes stale (was: a search, a batch and a search, forever).
    */
   #settled = new Map<string, number>();
-  /** renames absorbed, oldest first; the first is number #renameBase (all renames ever absorbed are numbered) */
-  #renames: Array<{ from: RelPath; to: RelPath }> = [];
-  #renameBase = 0;
-  /** for each known name, the number of renames absorbed when it was last seen at its path */
-  #seenAt = new Map<RelPath, number>();
+  /** for each directory, how many known names are below it (a rename re-keys only what it moves) */
+  #below = new Map<RelPath, number>();
   #root: string;
 
   constructor(sourceRoot: string) {
@@ -52,27 +46,38 @@ export class HardLinkIndex {
   }
 
   add(path: RelPath, dev: number | bigint, ino: number | bigint): void {
-    const key = `${dev}:${ino}`;
+    this.#put(path, `${dev}:${ino}`);
+  }
+
+  #put(path: RelPath, key: string): void {
     const old = this.#keyOf.get(path);
-    if (old !== undefined && old !== key) this.#forget(path, old);
+    if (old === key) return;
+    if (old !== undefined) this.#forget(path, old);
     let names = this.#byInode.get(key);
     if (!names) this.#byInode.set(key, (names = new Set()));
     names.add(path);
     this.#keyOf.set(path, key);
-    this.#seenAt.set(path, this.#renameBase + this.#renames.length);
+    this.#countBelow(path, 1);
   }
 
-  /** A rename in the tree (a file, or a directory with everything below it). */
+  /** A rename in the tree (a file, or a directory with everything below it): known names move with it. */
   renamed(from: RelPath, to: RelPath): void {
-    if (this.#keyOf.size === 0) {
-      this.#renameBase += this.#renames.length + 1;
-      this.#renames.length = 0;
-      return;
+    const moving: Array<[RelPath, string]> = [];
+    const own = this.#keyOf.get(from);
+    if (own !== undefined) moving.push([from, own]);
+    if (this.#below.has(from)) for (const [p, key] of this.#keyOf) if (p.startsWith(`${from}/`)) moving.push([p, key]);
+    for (const [p, key] of moving) this.#remove(p, key);
+    for (const [p, key] of moving) this.#put(to + p.slice(from.length), key);
+  }
+
+  /** Keeps #below: `delta` names more (or fewer) below every directory above `path`. */
+  #countBelow(path: RelPath, delta: number): void {
+    for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) {
+      const dir = path.slice(0, i);
+      const n = (this.#below.get(dir) ?? 0) + delta;
+      if (n > 0) this.#below.set(dir, n);
+      else this.#below.delete(dir);
     }
-    this.#renames.push({ from, to });
-    if (this.#renames.length <= RENAMES_KEPT) return;
-    this.#renames.splice(0, RENAMES_KEPT / 2);
-    this.#renameBase += RENAMES_KEPT / 2;
   }
 
   /** Some inode waits for a search. */
@@ -85,11 +90,11 @@ export class HardLinkIndex {
     return this.#touched.size;
   }
 
-  /** The known names below `dirs` (deleted directories, recursive entries): O(known names x depth). */
+  /** The known names below `dirs` (deleted directories, recursive entries): O(dirs), or O(known names) if any. */
   namesUnder(dirs: readonly RelPath[]): RelPath[] {
-    if (dirs.length === 0 || this.#keyOf.size === 0) return [];
     const set = new Set(dirs);
     if (set.has('')) return [...this.#keyOf.keys()];
+    if (!dirs.some((d) => this.#below.has(d))) return [];
     const out: RelPath[] = [];
     for (const p of this.#keyOf.keys()) {
       for (let i = p.indexOf('/'); i > 0; i = p.indexOf('/', i + 1)) {
@@ -149,55 +154,32 @@ export class HardLinkIndex {
     let stale = false;
     for (const other of [...names]) {
       if (listed.has(other) || extra.has(other)) continue;
-      const now = this.#current(other, key, listed);
-      if (now === 'listed') continue;
-      if (now === null) {
+      const o = this.#current(other, key);
+      if (o === null) {
         stale = true;
         continue;
       }
-      extra.add(now.name);
-      inode ??= now.st;
+      extra.add(other);
+      inode ??= o;
       // its last link: carried (it may hold a change made through a name gone since), no longer indexed
-      if (now.st.nlink < 2) this.#forget(now.name, key);
+      if (o.nlink < 2) this.#forget(other, key);
     }
     if (inode !== undefined) {
       if (inode.nlink >= 2) this.#complete(key, names.size, inode.nlink, inode.ino);
     } else if (stale) {
-      // no known name is the inode any more, and one went away unseen (renamed where it could not be followed):
+      // no known name is the inode any more, and one went away unseen (renamed where no rename was reported):
       // the inode may live on under names the index never saw, and a change made through the name listed
       // reached them (churn SEED=1034: written through one name, a directory above it deleted, the other stale)
       this.#unresolved.add(Number(key.slice(key.indexOf(':') + 1)));
     }
   }
 
-  /**
-   * A known name of inode `key` where it is now: at its path, or where the renames absorbed since it was seen
-   * took it (the index follows); 'listed' when that is a name the batch lists; null when it is gone (forgotten).
-   */
-  #current(name: RelPath, key: string, listed: ReadonlySet<RelPath> = new Set()): { name: RelPath; st: Stats } | 'listed' | null {
+  /** A known name of inode `key`, with its stat, if it still is that inode (else it is forgotten: null). */
+  #current(name: RelPath, key: string): Stats | null {
     const st = this.#stat(name);
-    if (st && `${st.dev}:${st.ino}` === key) return { name, st };
-    const moved = this.#follow(name);
+    if (st && `${st.dev}:${st.ino}` === key) return st;
     this.#forget(name, key);
-    if (moved === null) return null;
-    if (listed.has(moved)) return 'listed';
-    const m = this.#stat(moved);
-    if (!m || `${m.dev}:${m.ino}` !== key) return null;
-    this.add(moved, m.dev, m.ino);
-    return { name: moved, st: m };
-  }
-
-  /** Where the renames absorbed since `name` was seen took it, or null (none did, or too many ago). */
-  #follow(name: RelPath): RelPath | null {
-    const seen = this.#seenAt.get(name);
-    if (seen === undefined || seen < this.#renameBase) return null;
-    let p = name;
-    for (let i = seen - this.#renameBase; i < this.#renames.length; i++) {
-      const { from, to } = this.#renames[i]!;
-      if (p === from) p = to;
-      else if (p.startsWith(`${from}/`)) p = to + p.slice(from.length);
-    }
-    return p === name ? null : p;
+    return null;
   }
 
   /**
@@ -211,10 +193,7 @@ export class HardLinkIndex {
       if (limit-- <= 0) break;
       this.#touched.delete(key);
       let inode: Stats | undefined;
-      for (const name of [...(this.#byInode.get(key) ?? [])]) {
-        const now = this.#current(name, key);
-        if (now !== null && now !== 'listed') inode ??= now.st;
-      }
+      for (const name of [...(this.#byInode.get(key) ?? [])]) inode ??= this.#current(name, key) ?? undefined;
       const names = this.#byInode.get(key);
       if (!names || !inode || inode.nlink < 2) continue;
       if (this.#complete(key, names.size, inode.nlink, inode.ino)) out.push({ key, names: [...names] });
@@ -247,15 +226,19 @@ export class HardLinkIndex {
     return false;
   }
 
+  /** Forgets a name that is no longer inode `key`: the group's other names may have moved too (search again). */
   #forget(path: RelPath, key: string): void {
+    this.#remove(path, key);
+    this.#settled.delete(key);
+  }
+
+  #remove(path: RelPath, key: string): void {
     const names = this.#byInode.get(key);
     names?.delete(path);
     if (names?.size === 0) this.#byInode.delete(key);
-    this.#settled.delete(key); // a name went stale: the others may have moved too
-    if (this.#keyOf.get(path) === key) {
-      this.#keyOf.delete(path);
-      this.#seenAt.delete(path);
-    }
+    if (this.#keyOf.get(path) !== key) return;
+    this.#keyOf.delete(path);
+    this.#countBelow(path, -1);
   }
 
   #stat(p: RelPath): Stats | undefined {

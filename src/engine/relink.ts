@@ -19,8 +19,11 @@ import type { MirrorView } from './mirror-view.ts';
 
 /** A mirror that is never idle still checks the groups it touched this often. */
 export const RELINK_MAX_INTERVAL_MS = 30_000;
-/** Groups checked per pass (an lstat per name on each side); the others wait for the next pass. */
-export const RELINK_CHUNK = 4_096;
+/**
+ * Groups checked per pass, the others wait for the next one: an lstat per name on each side, ~16 us a group on
+ * tmpfs (measured, 4,096 pairs), a round trip per name on NFS, all while the event loop waits.
+ */
+export const RELINK_CHUNK = 512;
 /** Passes in a row that may find one group split before it is left alone. */
 export const RELINK_MAX_ATTEMPTS = 3;
 

@@ -80,6 +80,8 @@ test('a failing path survives kill -9: in the state dir record, failing again af
     assert.ok(readFileSync(record, 'latin1').includes('d0/file1'), 'the record survived the crash');
     await using second = new Daemon(args);
     await second.waitFor((r) => typeof r.msg === 'string' && /paths were pending when the job last stopped/.test(r.msg), 30_000, 'the previous record reported');
+    // that line comes while the daemon sets up, before its control socket listens
+    assert.ok(await until(() => status(state.path, 'k9f').then(() => true, () => false), 30_000), 'the control socket answers');
     // the reconcile meets the same failure: the path is listed again and the job mirrors on (it used to retry
     // the whole seed forever); after 3 attempts it is degraded by that one path, named as the reason
     const s = await statusUntil(state.path, 'k9f', (x) => x.failedPaths.some((f) => f.path === 'd0/file1') && x.state === 'degraded', 30_000);

@@ -24,8 +24,10 @@
  * 5. A write through one hard-link name, then a directory above that name deleted: the name's own marks were
  *    absorbed by the directory's recursive entry, so it never reached the hard-link index and its siblings were
  *    not synced. Worse when a sibling's directory had been renamed (the index knew it under its old path only).
- *    Churn SEED=1034: `>fc.t...... f3630/f5307/f5308/f5309/f6103/f6011` (src/engine/batch.ts vanishedSiblings,
- *    src/engine/hardlinks.ts: a stale sibling and no known survivor start a search).
+ *    Or when the written name's own directory had been renamed: the index knew it under its old path, not under
+ *    the deleted directory. Churn SEED=1034: `>fc.t...... f3630/f5307/f5308/f5309/f6103/f6011`
+ *    (src/engine/batch.ts vanishedSiblings; src/engine/hardlinks.ts follows reported renames, and a stale
+ *    sibling with no known survivor starts a search).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -214,12 +216,15 @@ test('a write through a hard link whose directory is then deleted reaches the ot
   using dst = tmpfsDir('lcv-dst');
   using state = tmpfsDir('lcv-state', '16m', '700');
   mkdirSync(`${src.path}/gone/sub`, { recursive: true });
+  mkdirSync(`${src.path}/was/sub`, { recursive: true });
   mkdirSync(`${src.path}/keep`);
   mkdirSync(`${src.path}/moved`);
   for (const n of ['1', '2']) {
     writeFileSync(`${src.path}/gone/sub/a${n}`, `old ${n}\n`);
     linkSync(`${src.path}/gone/sub/a${n}`, `${src.path}/${n === '1' ? 'keep' : 'moved'}/b${n}`);
   }
+  writeFileSync(`${src.path}/was/sub/a3`, 'old 3\n');
+  linkSync(`${src.path}/was/sub/a3`, `${src.path}/keep/b3`);
   await using daemon = new Daemon([src.path, dst.path, '--state-dir', state.path, '--name', 'lcv', '--no-heartbeat']);
   await daemon.waitState('in-sync', 60_000);
   assert.deepEqual(await converge(src.path, dst.path, 30_000), [], 'seeded');
@@ -229,12 +234,17 @@ test('a write through a hard link whose directory is then deleted reaches the ot
     writeFileSync(`${src.path}/gone/sub/a1`, 'written through a1 before its directory went\n');
     writeFileSync(`${src.path}/gone/sub/a2`, 'written through a2 before its directory went\n');
     rmSync(`${src.path}/gone`, { recursive: true });
+    // a3's directory renamed, a3 written at its new path, then that directory deleted (churn SEED=1034)
+    renameSync(`${src.path}/was`, `${src.path}/then`);
+    writeFileSync(`${src.path}/then/sub/a3`, 'written through a3 before its directory went\n');
+    rmSync(`${src.path}/then`, { recursive: true });
   });
 
   const f = await flush(state.path, 'lcv');
   assert.equal(f.code, 0, `flush: ${f.stdout}${f.stderr}`);
   assert.equal(readFileSync(`${dst.path}/keep/b1`, 'utf8'), 'written through a1 before its directory went\n');
   assert.equal(readFileSync(`${dst.path}/renamed/b2`, 'utf8'), 'written through a2 before its directory went\n');
+  assert.equal(readFileSync(`${dst.path}/keep/b3`, 'utf8'), 'written through a3 before its directory went\n');
   assert.deepEqual(await converge(src.path, dst.path, 30_000), [], 'no difference left');
   assert.equal(await daemon.stop(), 0);
 });
