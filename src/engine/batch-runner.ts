@@ -33,6 +33,11 @@ export interface ListResult {
   durationMs: number;
   /** rsync's stderr (ASCII: rsync runs with LC_ALL=C, so unprintable bytes are escaped as \#ooo) */
   stderr: string;
+  /**
+   * rsync skipped --delete after an I/O error while listing (e.g. llistxattr on a file that vanished): it says
+   * so on stdout, and the extraneous target entries of the run's directories stay
+   */
+  deletionsSkipped: boolean;
 }
 
 /**
@@ -133,6 +138,7 @@ export async function runList(common: RsyncCommon, mode: ListMode, paths: readon
     bytes: stats.bytes,
     durationMs: result.durationMs,
     stderr: result.stderr,
+    deletionsSkipped: result.stdout.includes('IO error encountered -- skipping file deletion'),
   };
 }
 

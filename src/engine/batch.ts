@@ -72,6 +72,9 @@ export async function executeBatch(common: RsyncCommon, input: BatchInput, now: 
     const paths = r.mode === 'flat' ? plan.flat : r.mode === 'forced' ? plan.forced : plan.deep;
     for (const p of paths) listed.set(p, r.mode === 'deep');
     const found = failedPaths(r.stderr, [common.source, common.target], listed);
+    // rsync skipped --delete for the rest of the run (an I/O error while listing): its directories are retried,
+    // or the deletions under them were lost for good (churn SEED=4009, 7030: `*deleting` left on the target)
+    if (r.deletionsSkipped) for (const p of paths) if (!found.some((f) => f.path === p)) found.push({ path: p, message: 'rsync skipped its deletions after an I/O error while listing' });
     if (found.length === 0 && onlyVanished(r.stderr)) continue; // the failing paths are gone from the source
     if (found.length === 0) return { kind: 'retry', plan, results, renames, message: r.message, exitCode: r.exitCode, outcome: r.outcome };
     failed.push(...found);

@@ -182,6 +182,12 @@ export class SyncQueue {
     for (const e of input.entries) {
       if (!failed.has(e.path) && this.#failures.clear(e.path)) bus.emit({ type: 'path-recovered', path: display(e.path) });
     }
+    // a failed path below a recursive entry that landed was synced by it (its retry mark was absorbed by that
+    // entry, or came later: it stayed failed, and counted as lag, for good; churn SEED=4009)
+    const deep = new Set(input.entries.filter((e) => e.flags & DEEP && !failed.has(e.path)).map((e) => e.path));
+    for (const f of deep.size > 0 ? this.#failures.list() : []) {
+      if (!failed.has(f.path) && underAny(deep, f.path) && this.#failures.clear(f.path)) bus.emit({ type: 'path-recovered', path: display(f.path) });
+    }
     for (const [p, t] of this.#recent) if (started - t > SAME_TICK_WINDOW_MS) this.#recent.delete(p);
     for (const p of outcome.plan.flat) this.#recent.set(p, started);
     for (const p of outcome.plan.forced) this.#recent.set(p, started);
@@ -246,6 +252,13 @@ export class SyncQueue {
   relink(names: readonly RelPath[], since: number): void {
     for (const p of names) this.dirty.mark(p, META | DATA, since);
   }
+}
+
+/** `path` is one of `dirs` or below one. */
+function underAny(dirs: ReadonlySet<RelPath>, path: RelPath): boolean {
+  if (dirs.has(path) || dirs.has('')) return true;
+  for (let i = path.indexOf('/'); i > 0; i = path.indexOf('/', i + 1)) if (dirs.has(path.slice(0, i))) return true;
+  return false;
 }
 
 /** The earliest real time among `times` (null and cookie times left out), or null. */
