@@ -103,7 +103,8 @@ test('writers forking short-lived children: every plan and freeze succeeds, noth
     assert.ok(thawed.ok, thawed.problems.join('; '));
   }
   assert.deepEqual(failures, []);
-  for (const pid of [...parents, ...childrenOf(parents)]) assert.equal(tracerOf(pid), 0, `pid ${pid} is not left traced`);
+  // -1: a short-lived child exited between the listing and the read (gone, so not traced either)
+  for (const pid of [...parents, ...childrenOf(parents)]) assert.ok(tracerOf(pid) <= 0, `pid ${pid} is not left traced (TracerPid ${tracerOf(pid)})`);
 });
 
 test('a process really in another mount namespace holding the tree blocks the freeze, saying so', { skip }, async () => {
