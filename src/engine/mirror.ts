@@ -183,7 +183,9 @@ export class Mirror implements JobControl {
     // going idle: start the rsync for the next small write, in the next loop turn so that a flush or status answer
     // woken above goes out before the fork (measured 2-9 ms of fork between a batch landing and a flush's reply)
     setImmediate(() => {
-      if (!this.#q.busy && !this.#q.pendingLanes.writes && !this.#paused && !this.#stopping && this.#state !== 'halted') this.#warm.prepare();
+      // only while healthy: an rsync started while the target is gone would work in the bare mountpoint
+      const healthy = this.#state === 'in-sync' || this.#state === 'catching-up';
+      if (healthy && !this.#q.busy && !this.#q.pendingLanes.writes && !this.#paused && !this.#stopping) this.#warm.prepare();
     });
   }
 
