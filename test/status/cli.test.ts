@@ -4,28 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { serveControl } from '../../src/control/server.ts';
-import { acquireJobLock } from '../../src/daemon/lock.ts';
-import { jobPaths } from '../../src/daemon/paths.ts';
 import type { FlushResult } from '../../src/engine/job.ts';
-import { StatusTracker } from '../../src/status/tracker.ts';
-import { runCli, StubJob, tempStateDir } from './stub-job.ts';
+import { runCli, serveStubJob, tempStateDir } from './stub-job.ts';
 
-async function serveStub(stateDir: string, name: string) {
-  const job = new StubJob(name, stateDir);
-  const tracker = new StatusTracker(job.bus);
-  const lock = await acquireJobLock(jobPaths(stateDir, name));
-  const server = await serveControl(job, tracker, lock, { version: '0.1.0' });
-  return {
-    job,
-    async [Symbol.asyncDispose]() {
-      await server.close();
-      tracker[Symbol.dispose]();
-      await lock.release();
-      await job[Symbol.asyncDispose]();
-    },
-  };
-}
+const serveStub = (stateDir: string, name: string) => serveStubJob(stateDir, name);
 
 /** A ToolError reaches the user as exactly two lines: the problem, then the fix. */
 function assertOneLineError(stderr: string, pattern: RegExp): void {

@@ -12,11 +12,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { buildNative } from '../../scripts/build-native.ts';
-import { serveControl } from '../../src/control/server.ts';
-import { acquireJobLock } from '../../src/daemon/lock.ts';
 import { jobPaths } from '../../src/daemon/paths.ts';
-import { StatusTracker } from '../../src/status/tracker.ts';
-import { CLI, StubJob, tempStateDir, TOP } from './stub-job.ts';
+import { CLI, serveStubJob, tempStateDir, TOP } from './stub-job.ts';
 
 const CLIENT = join(TOP, 'native', 'build', 'status-client');
 buildNative(); // scripts/setup.sh builds it; this makes sure it is there and up to date
@@ -47,25 +44,15 @@ const COMMANDER = { LIVESYNC_NO_FAST_PATH: '1' };
 
 /** A stub job on a fixed clock whose snapshot carries every kind of character JSON must escape. */
 async function serveStub(stateDir: string, name: string) {
-  const job = new StubJob(name, stateDir, clock);
-  const tracker = new StatusTracker(job.bus, { now: clock });
-  const lock = await acquireJobLock(jobPaths(stateDir, name));
-  const server = await serveControl(job, tracker, lock, { version: '0.1.0' });
+  const served = await serveStubJob(stateDir, name, clock);
+  const job = served.job;
   job.bus.emit({ type: 'job', name, source: '/srv/app "quoted" \\ dir', target: '/mnt/share', stateDir, watcher: 'inotify' });
   job.bus.emit({ type: 'state', state: 'degraded', reason: 'target failing' });
   job.bus.emit({ type: 'queue', pendingPaths: 4, inFlightPaths: 1, oldestChangeAt: NOW - 1500 });
   job.bus.emit({ type: 'path-failed', path: bytes('dir/é 😀 "q" \\ tab\there\nnewline\x01\x7f'), message: 'Permission denied (13)', attempts: 2 });
   job.bus.emit({ type: 'path-failed', path: 'bad\xff\xfename', message: 'lone surrogate \ud800 and </script>', attempts: 1 });
   job.bus.emit({ type: 'error', code: 'E_X', message: 'line one\r\nline two \u2028 \u0000' });
-  return {
-    job,
-    async [Symbol.asyncDispose]() {
-      await server.close();
-      tracker[Symbol.dispose]();
-      await lock.release();
-      await job[Symbol.asyncDispose]();
-    },
-  };
+  return served;
 }
 
 /** The C path (Node made unable to start), the Node fast path and commander print the same bytes. */

@@ -9,6 +9,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { FlushResult, JobControl, JobInfo } from '../../src/engine/job.ts';
 import { EventBus } from '../../src/events/event.ts';
+import { serveControl } from '../../src/control/server.ts';
+import { acquireJobLock } from '../../src/daemon/lock.ts';
+import { jobPaths } from '../../src/daemon/paths.ts';
+import { StatusTracker } from '../../src/status/tracker.ts';
 
 export const TOP = resolve(import.meta.dirname, '..', '..');
 export const CLI = join(TOP, 'bin', 'livesync');
@@ -47,6 +51,23 @@ export class StubJob implements JobControl, AsyncDisposable {
 }
 
 /** A private temp state dir (mode 0700, as mkdtemp makes it). */
+/** A StubJob served on its real control socket (lock, tracker, server), on `now`'s clock; disposing closes all. */
+export async function serveStubJob(stateDir: string, name: string, now: () => number = Date.now): Promise<{ job: StubJob } & AsyncDisposable> {
+  const job = new StubJob(name, stateDir, now);
+  const tracker = new StatusTracker(job.bus, { now });
+  const lock = await acquireJobLock(jobPaths(stateDir, name));
+  const server = await serveControl(job, tracker, lock, { version: '0.1.0' });
+  return {
+    job,
+    async [Symbol.asyncDispose]() {
+      await server.close();
+      tracker[Symbol.dispose]();
+      await lock.release();
+      await job[Symbol.asyncDispose]();
+    },
+  };
+}
+
 export function tempStateDir(): { path: string } & Disposable {
   const path = mkdtempSync(join(tmpdir(), 'livesync-st-'));
   return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
