@@ -23,6 +23,8 @@ export const TARGETS: Target[] = [
   { source: 'fsscan.c', output: 'fsscan.node', kind: 'addon' },
   // process freeze/re-point: ptrace seize/interrupt/detach, syscall injection, memory access (src/sys/ptrace.ts)
   { source: 'ptrace-helper.c', output: 'ptrace-helper', kind: 'exe' },
+  // every rsync that writes to the target runs in a private mount namespace where the target is the recorded filesystem (src/sys/pin-exec.ts)
+  { source: 'pin-exec.c', output: 'pin-exec', kind: 'exe' },
   // `livesync status --json` without Node: one status-text request on the job's socket, the reply copied to stdout (bin/livesync)
   { source: 'status-client.c', output: 'status-client', kind: 'exe' },
 ];

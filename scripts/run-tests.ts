@@ -4,7 +4,7 @@
  * used; warnings are turned into errors with --throw-deprecation and a warning hook in test/helpers/setup.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { globSync } from 'node:fs';
+import { globSync, readdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { unshareCommand } from '../src/sys/mount-ns.ts';
@@ -23,5 +23,13 @@ const nodeArgs = ['--test', '--test-concurrency=1', '--throw-deprecation', '--im
 const isRoot = process.getuid?.() === 0;
 const ns = unshareCommand([process.execPath, ...nodeArgs]);
 const [cmd, args, env] = isRoot ? [ns.file, ns.args, ns.env] : [process.execPath, nodeArgs, process.env];
+// A guard on the whole suite: a test that let rsync write through a path that resolved where it should not (a
+// target unmounted under it once resolved to "/") leaves entries in the root directory; the run fails on them.
+const rootBefore = new Set(readdirSync('/'));
 const result = spawnSync(cmd, args, { cwd: top, stdio: 'inherit', env });
+const strays = readdirSync('/').filter((n) => !rootBefore.has(n));
+if (strays.length > 0) {
+  process.stderr.write(`the test run left new entries in / (a write went through a path that resolved to the root): ${JSON.stringify(strays)}\n`);
+  process.exit(1);
+}
 process.exit(result.status ?? 1);

@@ -6,7 +6,7 @@
 import { prespawn, spawnRun, type Prespawned } from '../sys/spawn.ts';
 import { renameUnder } from '../sys/fsops.ts';
 import type { RelPath } from '../util/bpath.ts';
-import { batchArgs, nulList, parseStats, seedArgs, type ListMode, type RsyncCommon } from '../sync/rsync-args.ts';
+import { batchArgs, nulList, parseStats, rsyncCommand, seedArgs, type ListMode, type RsyncCommon } from '../sync/rsync-args.ts';
 import { classifyRun, type RsyncOutcome } from '../sync/rsync-exit.ts';
 import { tail } from '../sync/seed.ts';
 import type { BatchPlan } from './batch-plan.ts';
@@ -83,29 +83,33 @@ export interface RunOptions {
  * rsync's own start-up (exec, loading libcrypto, forking its receiver, the protocol handshake) and the fork of
  * the daemon's large process were most of a single write's latency; started ahead, the rsync only reads its
  * list when the batch comes (measured: 5.6 ms from list to landed, against 15 ms for a fresh spawn, p50).
- * While it waits it sits in read(2) on its stdin with its cwd in the source (the target is not opened until
- * the list arrives); the mirror starts it when it goes idle and discards it on stop and quiesce (cutover).
+ * Its receiver enters the target as it starts: with the target pinned (targetId, src/sys/pin-exec.ts) it does so
+ * in its own mount namespace where the target is the recorded filesystem, so one started before the share went
+ * away still writes only into that share. The mirror starts it when it goes idle while healthy, and discards it on
+ * stop and quiesce (cutover). While it waits it keeps the share busy (a plain `umount` says so).
  */
 export class WarmRsync {
-  #file: string;
-  #args: string[];
+  #common: RsyncCommon;
+  #cmd: { file: string; args: string[] } | null = null;
   #proc: Prespawned | null = null;
 
   constructor(common: RsyncCommon) {
-    this.#file = common.rsync ?? 'rsync';
-    this.#args = batchArgs(common, 'flat', false);
+    this.#common = common;
   }
 
   /** Starts one unless one waits already. */
   prepare(): void {
     if (this.#proc?.ready) return;
-    this.#proc = prespawn(this.#file, this.#args, { env: RSYNC_ENV });
+    // built now, not at construction: the target's identity is recorded when the job starts (targetId)
+    const cmd = (this.#cmd = rsyncCommand(this.#common, batchArgs(this.#common, 'flat', false)));
+    this.#proc = prespawn(cmd.file, cmd.args, { env: RSYNC_ENV });
   }
 
-  /** The waiting rsync, if it runs exactly `args` (it is handed out once). */
-  take(file: string, args: readonly string[]): Prespawned | null {
+  /** The waiting rsync, if it runs exactly this command (it is handed out once). */
+  take(cmd: { file: string; args: readonly string[] }): Prespawned | null {
     const p = this.#proc;
-    if (!p?.ready || file !== this.#file || args.length !== this.#args.length || args.some((a, i) => a !== this.#args[i])) return null;
+    const mine = this.#cmd;
+    if (!p?.ready || mine === null || cmd.file !== mine.file || cmd.args.length !== mine.args.length || cmd.args.some((a, i) => a !== mine.args[i])) return null;
     this.#proc = null;
     return p;
   }
@@ -122,10 +126,10 @@ export async function runList(common: RsyncCommon, mode: ListMode, paths: readon
   // mode walked a 100k-file tree ~1.5x slower (2.2 s vs 1.45 s measured, docs/faults.md)
   const wholeTree = mode === 'deep' && paths.length === 1 && paths[0] === '';
   const args = wholeTree ? seedArgs(common) : batchArgs(common, mode, options.deletes);
-  const file = common.rsync ?? 'rsync';
+  const cmd = rsyncCommand(common, args);
   const feed = { ...(wholeTree ? {} : { input: nulList(paths.map((p) => (p === '' ? '.' : p))) }), stallMs: RSYNC_STALL_MS, ...(signal ? { signal } : {}) };
-  const warm = options.warm?.take(file, args);
-  const result = warm ? await warm.feed(feed) : await spawnRun(file, args, { ...feed, env: RSYNC_ENV });
+  const warm = options.warm?.take(cmd);
+  const result = warm ? await warm.feed(feed) : await spawnRun(cmd.file, cmd.args, { ...feed, env: RSYNC_ENV });
   const { outcome, why } = classifyRun(result, RSYNC_STALL_MS);
   const stats = parseStats(result.stdout);
   return {

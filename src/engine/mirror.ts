@@ -36,6 +36,7 @@ import { runBatchCycle } from './batch-cycle.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { FlushBarrier } from './flush.ts';
 import { RelinkPass } from './relink.ts';
+import { PIN_EXEC_PATH, pinExecAvailable } from '../sys/pin-exec.ts';
 import { runFinalDelta, type FinalDeltaResult } from './final-delta.ts';
 
 export type { MirrorOptions } from './mirror-view.ts';
@@ -115,6 +116,9 @@ export class Mirror implements JobControl {
     const target = identity(this.info.target);
     if (!('dev' in source) || !('dev' in target)) throw new Error('source or target vanished before start');
     this.#roots = { source, target };
+    // from here on every rsync of the job runs with the target pinned to this filesystem (src/sys/pin-exec.ts)
+    if (pinExecAvailable()) this.#o.targetId = target;
+    else this.bus.emit({ type: 'warning', code: 'W_TARGET_UNPINNED', message: `rsync runs without the target pinned (${PIN_EXEC_PATH} missing or not root): a share unmounted in the instant between a batch's check and its rsync could take writes into the bare mountpoint` });
     const t0 = performance.now();
     await this.#o.watcher.start();
     this.bus.emit({ type: 'watch-ready', watchedDirs: this.#o.watcher.stats().watchedDirs, durationMs: Math.round(performance.now() - t0), watcher: this.#o.watcher.kind });
@@ -183,7 +187,7 @@ export class Mirror implements JobControl {
     // going idle: start the rsync for the next small write, in the next loop turn so that a flush or status answer
     // woken above goes out before the fork (measured 2-9 ms of fork between a batch landing and a flush's reply)
     setImmediate(() => {
-      // only while healthy: an rsync started while the target is gone would work in the bare mountpoint
+      // only while healthy: one started while the target is gone would only fail (pin-exec) or, unpinned, work in the bare mountpoint
       const healthy = this.#state === 'in-sync' || this.#state === 'catching-up';
       if (healthy && !this.#q.busy && !this.#q.pendingLanes.writes && !this.#paused && !this.#stopping) this.#warm.prepare();
     });

@@ -9,6 +9,7 @@
  * Lists go in on stdin, NUL-separated (--from0 --files-from=-). Never a shell.
  */
 import { toBytes, type RelPath } from '../util/bpath.ts';
+import { pinExecArgv } from '../sys/pin-exec.ts';
 
 export const MIGRATION_FLAGS: readonly string[] = ['-aHAXS', '--numeric-ids', '-x', '--modify-window=-1', '--protect-args'];
 
@@ -26,6 +27,17 @@ export interface RsyncCommon {
   source: string;
   target: string;
   excludeArgs: readonly string[];
+  /**
+   * the target root's device and inode recorded at start: when set, every rsync runs through pin-exec
+   * (src/sys/pin-exec.ts), in a private mount namespace where `target` is that filesystem, or not at all
+   */
+  targetId?: { dev: number; ino: number };
+}
+
+/** The program and argv that run rsync with `args`: through pin-exec when the target is pinned. */
+export function rsyncCommand(c: RsyncCommon, args: readonly string[]): { file: string; args: string[] } {
+  const rsync = c.rsync ?? 'rsync';
+  return c.targetId ? pinExecArgv(c.targetId, c.target, rsync, args) : { file: rsync, args: [...args] };
 }
 
 /** Both roots end with '/' so rsync copies contents, not the directory itself. */

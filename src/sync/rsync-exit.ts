@@ -26,6 +26,11 @@ export const RSYNC_EXIT: Readonly<Record<number, { outcome: RsyncOutcome; why: s
   25: { outcome: 'partial', why: '--max-delete limit stopped deletions' },
   30: { outcome: 'retry', why: 'timeout in data send/receive' },
   35: { outcome: 'retry', why: 'timeout waiting for daemon connection' },
+  // not rsync's: native/pin-exec.c, which runs it with the target pinned (src/sys/pin-exec.ts)
+  120: { outcome: 'fatal', why: 'pin-exec could not make its private mount namespace (livesync must run as root)' },
+  121: { outcome: 'retry', why: 'the target is not the filesystem recorded at start (unmounted or replaced): nothing was run' },
+  122: { outcome: 'fatal', why: 'pin-exec usage error: a livesync bug' },
+  127: { outcome: 'fatal', why: 'rsync could not be executed (is it installed?)' },
 };
 
 export function classifyExit(code: number | null, signal: string | null): { outcome: RsyncOutcome; why: string } {

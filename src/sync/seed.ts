@@ -20,7 +20,7 @@ import { deviceOf, fsUsage, isEmptyDir, isMountRoot, peekDir } from '../sys/seed
 import type { EventBus } from '../events/event.ts';
 import type { RelPath } from '../util/bpath.ts';
 import { classifyRun, type RsyncOutcome } from './rsync-exit.ts';
-import { levelArgs, levelDirsArgs, linkGroupArgs, nulList, parseStats, seedArgs, unitArgs, type RsyncCommon } from './rsync-args.ts';
+import { levelArgs, levelDirsArgs, linkGroupArgs, nulList, parseStats, rsyncCommand, seedArgs, unitArgs, type RsyncCommon } from './rsync-args.ts';
 import { estimateProgress } from './seed-progress.ts';
 import { chunkRuns, impliedLevels, levelDirs, levelList, planSeed, rootFreeExcludes, splitLinkGroups, type SeedPlan, type SplitPolicy } from './seed-plan.ts';
 
@@ -82,7 +82,6 @@ const ABORTED: RunResult = { outcome: 'retry', message: 'seed stopped', files: 0
 export async function seed(options: SeedOptions): Promise<SeedResult> {
   const started = performance.now();
   const { bus, signal } = options;
-  const rsync = options.rsync ?? 'rsync';
   const inplace = options.inplace ?? isEmptyDir(options.target);
   const rootDev = deviceOf(options.source);
   const plan = rootDev === null ? null : planSeed((dir) => peekDir(options.source, dir, rootDev), options.workers, options.isExcluded, options.split);
@@ -91,7 +90,8 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
   const runOne = async (args: string[], list?: readonly RelPath[]): Promise<RunResult> => {
     if (signal?.aborted) return ABORTED;
     const input = list === undefined ? undefined : nulList(list);
-    return toRunResult(await run(rsync, args, { input, signal, env: { LC_ALL: 'C' }, stallMs: SEED_STALL_MS }));
+    const cmd = rsyncCommand(options, args); // through pin-exec when the target is pinned (targetId)
+    return toRunResult(await run(cmd.file, cmd.args, { input, signal, env: { LC_ALL: 'C' }, stallMs: SEED_STALL_MS }));
   };
 
   const finished: RunResult[] = [];

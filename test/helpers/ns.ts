@@ -31,7 +31,7 @@ export function tmpfsDir(prefix: string, size = '512m', mode = '755'): { path: s
     path,
     [Symbol.dispose]() {
       try {
-        execFileSync('umount', ['-l', path]);
+        execFileSync('umount', ['-l', path], { stdio: 'ignore' });
       } catch {
         // already unmounted by the test
       }
