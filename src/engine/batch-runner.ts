@@ -8,6 +8,7 @@ import { renameUnder } from '../sys/fsops.ts';
 import type { RelPath } from '../util/bpath.ts';
 import { batchArgs, nulList, parseStats, rsyncCommand, seedArgs, type ListMode, type RsyncCommon } from '../sync/rsync-args.ts';
 import { classifyRun, type RsyncOutcome } from '../sync/rsync-exit.ts';
+import { deletionsSkipped } from '../sync/rsync-errors.ts';
 import { tail } from '../sync/seed.ts';
 import type { BatchPlan } from './batch-plan.ts';
 
@@ -142,7 +143,7 @@ export async function runList(common: RsyncCommon, mode: ListMode, paths: readon
     bytes: stats.bytes,
     durationMs: result.durationMs,
     stderr: result.stderr,
-    deletionsSkipped: result.stdout.includes('IO error encountered -- skipping file deletion'),
+    deletionsSkipped: deletionsSkipped(result.stdout),
   };
 }
 

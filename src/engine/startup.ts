@@ -48,6 +48,9 @@ export async function establishBase(view: MirrorView): Promise<StartOutcome> {
     if (result.exitCode === 25) return { kind: 'halt', reason: `the seed would delete more than ${maxDeleteCount} paths on the target (--max-delete); target partly reconciled, deletions stopped` };
     // issue 3 fix: a partial seed (23) with known failed paths is a seed; those paths wait with a backoff
     const failed = result.exitCode === 23 ? failedPaths(result.stderr ?? '', [info.source, info.target], new Map([['', true]])) : [];
+    // rsync skipped its deletions after an I/O error while listing (a file vanishing under it): extraneous target
+    // entries may remain anywhere, so the whole tree waits for a recursive pass like a failed path
+    if (result.deletionsSkipped) failed.push({ path: '', message: 'rsync skipped its deletions after an I/O error while listing (a file vanished during the seed); the whole tree is passed again' });
     if (result.outcome === 'ok' || result.outcome === 'vanished' || failed.length > 0) {
       queue.seedFailed(failed, Date.now(), bus);
       return { kind: 'mirroring', entries: result.entries, reconciled: false };

@@ -94,3 +94,11 @@ function tempOwner(rel: RelPath, listed: ReadonlyMap<RelPath, boolean>): RelPath
     if (d === '') return null;
   }
 }
+
+/**
+ * rsync skipped --delete for the rest of a run after an I/O error while listing (e.g. llistxattr on a file that
+ * vanished): it says so on stdout, and the extraneous target entries of the run's directories stay.
+ */
+export function deletionsSkipped(stdout: string): boolean {
+  return stdout.includes('IO error encountered -- skipping file deletion');
+}

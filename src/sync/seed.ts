@@ -20,6 +20,7 @@ import { deviceOf, fsUsage, isEmptyDir, isMountRoot, peekDir } from '../sys/seed
 import type { EventBus } from '../events/event.ts';
 import type { RelPath } from '../util/bpath.ts';
 import { classifyRun, type RsyncOutcome } from './rsync-exit.ts';
+import { deletionsSkipped } from './rsync-errors.ts';
 import { levelArgs, levelDirsArgs, linkGroupArgs, nulList, parseStats, rsyncCommand, seedArgs, unitArgs, type RsyncCommon } from './rsync-args.ts';
 import { estimateProgress } from './seed-progress.ts';
 import { chunkRuns, impliedLevels, levelDirs, levelList, planSeed, rootFreeExcludes, splitLinkGroups, type SeedPlan, type SplitPolicy } from './seed-plan.ts';
@@ -57,6 +58,8 @@ export interface SeedResult {
   stderr?: string;
   /** rsync runs: lists, plus the link and level passes of a parallel seed */
   runs: number;
+  /** some run skipped its deletions (an I/O error while listing): extraneous target entries may remain */
+  deletionsSkipped?: boolean;
 }
 
 interface RunResult {
@@ -67,6 +70,8 @@ interface RunResult {
   entries: number;
   exitCode: number | null;
   stderr: string;
+  /** rsync skipped its deletions after an I/O error while listing (rsync-errors.ts deletionsSkipped) */
+  deletionsSkipped: boolean;
 }
 
 
@@ -74,10 +79,10 @@ function toRunResult(result: ExecResult): RunResult {
   const { outcome, why } = classifyRun(result, SEED_STALL_MS);
   const stats = parseStats(result.stdout);
   const message = outcome === 'ok' || outcome === 'vanished' ? why : `${why}: ${tail(result.stderr)}`;
-  return { outcome, message, ...stats, exitCode: result.exitCode, stderr: result.stderr };
+  return { outcome, message, ...stats, exitCode: result.exitCode, stderr: result.stderr, deletionsSkipped: deletionsSkipped(result.stdout) };
 }
 
-const ABORTED: RunResult = { outcome: 'retry', message: 'seed stopped', files: 0, bytes: 0, entries: 0, exitCode: null, stderr: '' };
+const ABORTED: RunResult = { outcome: 'retry', message: 'seed stopped', files: 0, bytes: 0, entries: 0, exitCode: null, stderr: '', deletionsSkipped: false };
 
 export async function seed(options: SeedOptions): Promise<SeedResult> {
   const started = performance.now();
@@ -123,7 +128,8 @@ export async function seed(options: SeedOptions): Promise<SeedResult> {
     const durationMs = Math.round(performance.now() - started);
     if (!worst || worst.exitCode === 23) bus.emit({ type: 'seed-done', files, bytes, durationMs }); // 23: done, some paths failed
     const stderr = finished.map((r) => r.stderr).filter((s) => s !== '').join('\n');
-    return { outcome: worst?.outcome ?? 'ok', message: worst?.message ?? 'ok', files, bytes, entries, durationMs, exitCode: worst?.exitCode ?? 0, stderr, runs: finished.length };
+    const skipped = finished.some((r) => r.deletionsSkipped);
+    return { outcome: worst?.outcome ?? 'ok', message: worst?.message ?? 'ok', files, bytes, entries, durationMs, exitCode: worst?.exitCode ?? 0, stderr, runs: finished.length, deletionsSkipped: skipped };
   } finally {
     clearInterval(timer);
   }

@@ -188,3 +188,36 @@ test('a hard link between two directories of one list but different parents (two
   assert.ok(result.runs >= 5, `levels, three list runs, the link pass, levels again (${result.runs} runs)`);
   assert.equal(ino(`${dst.path}/a/x/f`), ino(`${dst.path}/b/y/g`));
 });
+
+test('a seed whose rsync skipped its deletions after a listing I/O error says so (the whole tree is passed again)', { skip }, async () => {
+  using src = tmpfsDir('seed-ioerr-src');
+  using dst = tmpfsDir('seed-ioerr-dst');
+  // a path longer than PATH_MAX: rsync cannot list it, flags an I/O error and skips every deletion of the run
+  const deep = `${src.path}/deep`;
+  fs.mkdirSync(deep);
+  const fd = fs.openSync(deep, 'r');
+  try {
+    let dirFd = fd;
+    for (let i = 0; i < 18; i++) {
+      const name = 'x'.repeat(250);
+      execFileSync('mkdir', [name], { cwd: `/proc/self/fd/${dirFd}` });
+      const next = fs.openSync(`/proc/self/fd/${dirFd}/${name}`, 'r');
+      if (dirFd !== fd) fs.closeSync(dirFd);
+      dirFd = next;
+    }
+    if (dirFd !== fd) fs.closeSync(dirFd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.writeFileSync(`${src.path}/a`, 'a');
+  fs.writeFileSync(`${dst.path}/extra`, 'extraneous');
+  for (const workers of [1, 2]) {
+    const { result } = await runSeed(src.path, dst.path, workers);
+    assert.equal(result.deletionsSkipped, true, `${workers} worker(s): ${result.message}`);
+    assert.ok(fs.existsSync(`${dst.path}/extra`), 'rsync really skipped the deletion');
+  }
+  execFileSync('rm', ['-rf', deep]);
+  const { result } = await runSeed(src.path, dst.path, 2);
+  assert.equal(result.deletionsSkipped, false, result.message);
+  assert.ok(!fs.existsSync(`${dst.path}/extra`), 'deleted once rsync could list the tree');
+});
