@@ -19,7 +19,10 @@
  */
 import { availableParallelism } from 'node:os';
 import { errorText } from '../errors/errors.ts';
-import { listRoot } from '../sys/fsops.ts';
+import { countEntriesUnder, listRoot } from '../sys/fsops.ts';
+import { reconcileDeleteCap, reconcileDeleteGuard, type SafetyOptions } from './safety.ts';
+
+type MaxDelete = SafetyOptions['maxDelete'];
 import type { RelPath } from '../util/bpath.ts';
 import { prefetchTree, type TreePrefetch } from '../verify/prefetch.ts';
 import { prestartWalkers } from '../verify/walk-pool.ts';
@@ -183,8 +186,11 @@ export type ReconcileOutcome =
   /** the comparison could not run (e.g. the native addon is missing): the seed's full rsync pass does it */
   | { kind: 'fallback'; why: string };
 
-/** planReconcile with the policy around it: the --max-delete COUNT guard (as the seed's rsync --max-delete) and the fallback. */
-export async function reconcile(o: ReconcileOptions & { maxDeleteCount: number }): Promise<ReconcileOutcome> {
+/**
+ * planReconcile with the policy around it: the --max-delete guard over the target entries it would delete
+ * (src/engine/safety.ts reconcileDeleteGuard; an extraneous directory counted with its content) and the fallback.
+ */
+export async function reconcile(o: ReconcileOptions & { maxDelete: MaxDelete }): Promise<ReconcileOutcome> {
   let planned: Awaited<ReturnType<typeof planReconcile>>;
   try {
     planned = await planReconcile(o);
@@ -192,8 +198,13 @@ export async function reconcile(o: ReconcileOptions & { maxDeleteCount: number }
     return { kind: 'fallback', why: `cannot compare source and target (${errorText(err)}); reconciling with a full rsync pass instead` };
   }
   const { plan, multiLinks } = planned;
-  if (o.maxDeleteCount > 0 && plan.deletes > o.maxDeleteCount) {
-    return { kind: 'halt', why: `reconciling would delete ${plan.deletes} paths on the target, above --max-delete ${o.maxDeleteCount}; target untouched` };
+  if (plan.deletes > 0 && o.maxDelete !== null) {
+    // counted only up to the first entry over the limit: a wrong target may hold millions
+    const cap = reconcileDeleteCap(o.maxDelete, plan.entries);
+    let deletes = 0;
+    for (const c of plan.changes) if (c.kind === 'delete' && deletes < cap) deletes += c.isDir ? countEntriesUnder(o.target, c.path, cap - deletes) : 1;
+    const why = reconcileDeleteGuard(o.maxDelete, deletes, plan.entries);
+    if (why) return { kind: 'halt', why };
   }
   const ahead = plan.readAhead > 0 ? ` (${plan.readAhead} target directories read ahead)` : '';
   const summary = `reconcile: compared ${plan.entries} entries in ${plan.durationMs} ms${ahead}; ${plan.differing} paths differ (${plan.deletes} to delete on the target); ${plan.xattrs}`;

@@ -31,3 +31,31 @@ export function massDelete(o: SafetyOptions, pendingDeletes: number, treeEntries
   if (limit > 0 && pendingDeletes > limit) return `mass delete: ${pendingDeletes} paths deleted in the source within 10 s, above the limit of ${limit} (--max-delete); target left untouched`;
   return null;
 }
+
+/**
+ * Why the start-up reconcile must not delete `deletes` target entries (counted recursively: an extraneous
+ * directory counts with everything in it), or null. A COUNT limit applies as is; a percentage applies to the
+ * target's entries as compared (the source's `sourceEntries` plus the extraneous ones), without the steady-state
+ * floor: a first start against an unrelated share, or a wrong path, would otherwise wipe it (its entries are all
+ * extraneous), and what a stopped job missed piles up over the whole downtime, not 10 s.
+ */
+export function reconcileDeleteGuard(maxDelete: SafetyOptions['maxDelete'], deletes: number, sourceEntries: number): string | null {
+  if (deletes === 0 || maxDelete === null) return null;
+  if ('count' in maxDelete) {
+    if (maxDelete.count <= 0 || deletes <= maxDelete.count) return null;
+    return `reconciling would delete ${deletes} entries on the target, above --max-delete ${maxDelete.count}: is this the right target? target untouched (a larger --max-delete, or 0, overrides)`;
+  }
+  // deletes > percent of (sourceEntries + deletes), in integers
+  const p = maxDelete.percent;
+  if (deletes * 100 <= p * (sourceEntries + deletes)) return null;
+  return `reconciling would delete ${deletes} entries on the target, above --max-delete ${p}% of the ${sourceEntries + deletes} entries compared: is this the right target? target untouched (a larger --max-delete, or 0, overrides)`;
+}
+
+/** How far the deletions need counting for reconcileDeleteGuard to decide (a wrong target may hold millions). */
+export function reconcileDeleteCap(maxDelete: SafetyOptions['maxDelete'], sourceEntries: number): number {
+  if (maxDelete === null) return 0;
+  if ('count' in maxDelete) return maxDelete.count + 1;
+  const p = maxDelete.percent;
+  // deletes * (100 - p) > p * sourceEntries: the smallest such count decides
+  return p >= 100 ? Number.POSITIVE_INFINITY : Math.floor((p * sourceEntries) / (100 - p)) + 1;
+}

@@ -34,7 +34,7 @@ export async function establishBase(view: MirrorView): Promise<StartOutcome> {
     if (sourceEmptied(o)) return { kind: 'halt', reason: `source root ${info.source} is empty but the target is not; refusing to empty the target (--allow-empty-source overrides)` };
     const maxDeleteCount = o.maxDelete && 'count' in o.maxDelete ? o.maxDelete.count : 0;
     // a restart (the target holds a tree): compare both trees and queue the differences instead of a full pass
-    const r = targetHasTree(info.target) ? await reconcile({ ...info, excludes: o.excludes, maxDeleteCount }) : null;
+    const r = targetHasTree(info.target) ? await reconcile({ ...info, excludes: o.excludes, maxDelete: o.maxDelete }) : null;
     if (r?.kind === 'halt') return { kind: 'halt', reason: r.why };
     if (r?.kind === 'fallback') bus.emit({ type: 'warning', code: 'W_RECONCILE', message: r.why });
     if (r?.kind === 'plan') {

@@ -75,6 +75,30 @@ export function removePath(path: string): void {
   rmSync(path, { force: true, recursive: true });
 }
 
+/**
+ * Entries in the directory root/rel, itself included, counted down the tree without following symlinks, up to
+ * `cap` (the walk stops there). Unreadable directories count as themselves.
+ */
+export function countEntriesUnder(root: string, rel: RelPath, cap: number): number {
+  let count = 0;
+  const stack: Buffer[] = [absBytes(root, rel)];
+  while (stack.length > 0 && count < cap) {
+    const dir = stack.pop()!;
+    count++;
+    let entries;
+    try {
+      entries = readdirSync(dir, { withFileTypes: true, encoding: 'buffer' });
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      if (e.isDirectory()) stack.push(Buffer.concat([dir, Buffer.from('/'), e.name]));
+      else count++;
+    }
+  }
+  return Math.min(count, cap);
+}
+
 /** Names in a directory as binary strings; [] when it cannot be read. */
 export function listRoot(dir: string): string[] {
   try {

@@ -13,7 +13,7 @@ import { COOKIE_PREFIX } from '../../src/engine/cookies.ts';
 import { rootSkipReason, tmpfsDir } from '../helpers/ns.ts';
 import { Daemon } from '../helpers/daemon.ts';
 import { populate } from '../helpers/churn.ts';
-import { flush, sleep, statusUntil } from './helpers.ts';
+import { converge, countEntries, flush, sleep, statusUntil } from './helpers.ts';
 
 const skip = rootSkipReason();
 
@@ -122,4 +122,29 @@ test('--max-delete COUNT: a slow mass delete spread over many batches still halt
   }
   await assertHalted(r, 'h-slowdel', before, /mass delete.*--max-delete/, 100);
   assert.equal(await r.daemon.stop(), 0);
+});
+
+test('a first start against an unrelated, non-empty share halts before deleting anything; --max-delete 0 overrides', { skip, timeout: 120_000 }, async () => {
+  using src = tmpfsDir('f-wrong-src');
+  using dst = tmpfsDir('f-wrong-dst');
+  using state = tmpfsDir('f-wrong-state', '16m', '700');
+  populate(src.path, 100, 4);
+  // somebody else's data: two top-level entries, hundreds of entries below (the guard counts them all)
+  mkdirSync(`${dst.path}/home`);
+  populate(`${dst.path}/home`, 400, 8);
+  mkdirSync(`${dst.path}/projects`);
+  const before = countEntries(dst.path);
+  const args = [src.path, dst.path, '--state-dir', state.path, '--name', 'wrong'];
+  {
+    await using d = new Daemon(args);
+    await d.waitState('halted', 60_000);
+    const halted = await statusUntil(state.path, 'wrong', () => true);
+    assert.match(halted.stateReason ?? '', /reconciling would delete \d+ entries on the target, above --max-delete 50% .*is this the right target/);
+    assert.equal(countEntries(dst.path), before, 'target untouched');
+    assert.equal(await d.stop(), 0);
+  }
+  await using forced = new Daemon([...args, '--max-delete', '0']);
+  await forced.waitState('in-sync', 60_000);
+  assert.deepEqual(await converge(src.path, dst.path, 30_000), [], 'the operator said so: the target follows the source');
+  assert.equal(await forced.stop(), 0);
 });

@@ -85,7 +85,7 @@ test('last good point rules: a usable record skips pairs unchanged since; none, 
   // tmpfs's granularity): only a full comparison can see it
   setfattr(`${dst.path}/d0/file1`, 'user.stale', 'x');
   await sleep(Number(LOCAL_SLACK_NS / 1_000_000n) + 300);
-  const o = { source: src.path, target: dst.path, excludes: [] as string[], stateDir: state.path, name: 'lgr', maxDeleteCount: 0 };
+  const o = { source: src.path, target: dst.path, excludes: [] as string[], stateDir: state.path, name: 'lgr', maxDelete: null };
   const file = lastGoodFile(state.path, 'lgr');
   const changed = async (): Promise<{ paths: string[]; why: string }> => {
     const p = planOf(await reconcile(o));
@@ -122,7 +122,7 @@ test('the reconcile lists the multi-link files find lists, in the shape the hard
   execFileSync('mkdir', ['-p', `${src.path}/new/dir`]);
   execFileSync('ln', [`${src.path}/d0/file1`, `${src.path}/new/dir/link`]);
   execFileSync('ln', [`${src.path}/d1/file2`, `${src.path}/d0/link2`]);
-  const p = planOf(await reconcile({ source: src.path, target: dst.path, excludes: [], maxDeleteCount: 0 }));
+  const p = planOf(await reconcile({ source: src.path, target: dst.path, excludes: [], maxDelete: null }));
   const key = (f: { path: string; dev: number; ino: number | bigint }): string => `${f.dev}:${f.ino} ${f.path}`;
   assert.deepEqual(p.multiLinks.map(key).sort(), (await multiLinkFiles(src.path)).map(key).sort());
   assert.equal(p.multiLinks.length, 4);

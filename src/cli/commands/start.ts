@@ -32,7 +32,10 @@ export function startCommand(): Command {
 Runs in the foreground until SIGINT/SIGTERM or \`livesync stop\`; run it under systemd. Order that loses nothing:
 watches first, then the seed (a full rsync), queueing every change made meanwhile, then continuous mirroring.
 Safety: if the source root disappears, is replaced, or is emptied, or more than --max-delete paths are deleted
-at once, the job halts (state "halted") and leaves the target untouched until an operator decides.
+at once, the job halts (state "halted") and leaves the target untouched until an operator decides. At start, a
+target holding a tree is compared with the source first; if making it equal would delete more than --max-delete
+of its entries (by default: more extraneous entries than the source has; a wrong or unrelated share), the job
+halts before deleting anything (--max-delete 0 overrides).
 Watch limits: before watching, the directories are counted against fs.inotify.max_user_watches (room for
 twice the tree is wanted); as root the limit is raised (logged), otherwise, or with --no-raise-limits, a tree
 that does not fit is refused with the exact \`sysctl -w\` to run.
