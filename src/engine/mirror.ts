@@ -36,7 +36,7 @@ import { runBatchCycle } from './batch-cycle.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { FlushBarrier } from './flush.ts';
 import { RelinkPass } from './relink.ts';
-import { PIN_EXEC_PATH, pinExecAvailable } from '../sys/pin-exec.ts';
+import { pinTarget } from './target-pin.ts';
 import { runFinalDelta, type FinalDeltaResult } from './final-delta.ts';
 
 export type { MirrorOptions } from './mirror-view.ts';
@@ -117,8 +117,8 @@ export class Mirror implements JobControl {
     if (!('dev' in source) || !('dev' in target)) throw new Error('source or target vanished before start');
     this.#roots = { source, target };
     // from here on every rsync of the job runs with the target pinned to this filesystem (src/sys/pin-exec.ts)
-    if (pinExecAvailable()) this.#o.targetId = target;
-    else this.bus.emit({ type: 'warning', code: 'W_TARGET_UNPINNED', message: `rsync runs without the target pinned (${PIN_EXEC_PATH} missing or not root): a share unmounted in the instant between a batch's check and its rsync could take writes into the bare mountpoint` });
+    const unpinned = await pinTarget(this.#o, target);
+    if (unpinned) this.bus.emit({ type: 'warning', code: 'W_TARGET_UNPINNED', message: `rsync runs without the target pinned (${unpinned}): a share unmounted in the instant between a batch's check and its rsync could take writes into the bare mountpoint` });
     const t0 = performance.now();
     await this.#o.watcher.start();
     this.bus.emit({ type: 'watch-ready', watchedDirs: this.#o.watcher.stats().watchedDirs, durationMs: Math.round(performance.now() - t0), watcher: this.#o.watcher.kind });

@@ -13,7 +13,7 @@
 import { descendsFrom, lastPid, listPids, readStat, readSysctl, readWchan } from '../sys/procfs.ts';
 import { HelperFailure, type Tracee } from '../sys/ptrace.ts';
 import type { HelperHolder } from './holder.ts';
-import { exitingOrGone } from './placement.ts';
+import { exitingOrGone, liveThreads } from './placement.ts';
 import { scanContext } from './scan.ts';
 import { survey } from './survey.ts';
 import type { FreezeFailure, FreezeResult, Plan, ProcPlan } from './types.ts';
@@ -104,19 +104,27 @@ export async function freeze(holder: HelperHolder, plan: Plan, options: FreezeOp
     for (let round = 1; ; round++) {
       const helper = holder.helper;
       const seized = await helper.seize(targets.map((p) => ({ pid: p.info.pid, suspendSeccomp: p.suspendSeccomp })));
-      // EPERM is also what seizing an exiting process (zombie) gives: only a live process refused counts
+      // EPERM is also what seizing an exiting process (zombie) gives: only a live process refused counts. A
+      // zombie leader (it exited, other threads run on) is no refusal: its live threads are seized instead
       const startOf = new Map(targets.map((p) => [p.info.pid, p.info.starttime]));
-      const refused = seized.filter((s) => !s.ok && s.errno !== 'ESRCH' && !exitingOrGone(s.pid, startOf.get(s.pid) ?? ''));
+      const refused = seized.filter((s) => (!s.ok ? s.errno !== 'ESRCH' : s.tids.length === 0) && !exitingOrGone(s.pid, startOf.get(s.pid) ?? ''));
       if (refused.length > 0) {
-        const processes = refused.map((s) => ({ pid: s.pid, comm: readStat(`/proc/${s.pid}`)?.comm ?? '?', detail: `PTRACE_SEIZE: ${s.ok ? '' : s.errno}` }));
+        const processes = refused.map((s) => ({ pid: s.pid, comm: readStat(`/proc/${s.pid}`)?.comm ?? '?', detail: `PTRACE_SEIZE: ${s.ok ? 'no live thread could be seized' : s.errno}` }));
         throw new Abort('seize-failed', 'the kernel refused to trace a process', processes);
       }
       const tracees = await helper.wait(timeoutMs);
       if (frozenAt === 0) frozenAt = performance.now();
       checkStops(tracees);
-      // A pid seized for this round must still be the process the survey saw (pid reuse): else let it go.
+      const stopped = new Set(tracees.filter((t) => t.state === 'stopped').map((t) => t.tid));
       for (const p of targets) {
-        if (readStat(`/proc/${p.info.pid}`)?.starttime !== p.info.starttime) await release(holder, tracees.filter((t) => t.tgid === p.info.pid).map((t) => t.tid));
+        // A pid seized for this round must still be the process the survey saw (pid reuse): else let it go.
+        if (readStat(`/proc/${p.info.pid}`)?.starttime !== p.info.starttime) {
+          await release(holder, tracees.filter((t) => t.tgid === p.info.pid).map((t) => t.tid));
+          continue;
+        }
+        // every live thread must be stopped (a thread the helper could not seize would write on, unseen)
+        const loose = liveThreads(p.info.pid).filter((tid) => !stopped.has(tid));
+        if (loose.length > 0) throw new Abort('seize-failed', 'a thread could not be stopped', [describe(p, `thread(s) ${loose.join(', ')} not held`)]);
       }
       const live = (await helper.wait(0)).filter((t) => t.state !== 'gone');
       for (const t of live) if (!held.has(t.tgid)) held.set(t.tgid, readStat(`/proc/${t.tgid}`)?.starttime ?? '');

@@ -6,11 +6,12 @@
  * its fs_struct (exit_fs) and its namespaces (exit_task_namespaces) before it turns zombie, and for that
  * window /proc/PID/stat still shows it running. A scan that meets a writer's short-lived child (`sleep 0.01`)
  * there must not call it "another container": an unreadable link is re-read only after checking whether the
- * process is exiting (PF_EXITING on every thread), a zombie, or gone (pid absent or reused), and then it is
- * gone. Only links that answer decide "foreign"; links that stay unreadable on a live, non-exiting process
- * are reported as unknown (null), which is a blocker of its own, never a guess.
+ * process is exiting or exited on every thread (PF_EXITING, zombie), or gone (pid absent or reused), and then
+ * it is gone. A zombie leader whose other threads run on is alive: its links are read through a live thread.
+ * Only links that answer decide "foreign"; links that stay unreadable on a live, non-exiting process are
+ * reported as unknown (null), which is a blocker of its own, never a guess.
  */
-import { listTasks, readLink, readStat, statId, type FileId } from '../sys/procfs.ts';
+import { listTasks, readLink, readStat, statId, type FileId, type ProcStat } from '../sys/procfs.ts';
 
 /** task flag: the thread is in do_exit (include/linux/sched.h) */
 const PF_EXITING = 0x00000004;
@@ -28,17 +29,23 @@ export type Placement =
 /** Reads of an unreadable link before it is reported unknown (each after a liveness check). */
 const READS = 3;
 
-/** The process `pid` started at `starttime` exited, is exiting on every thread, or no longer exists. */
+/** A thread that neither exited (zombie, dead) nor is exiting. */
+export const liveThread = (t: ProcStat | undefined): boolean => t !== undefined && t.state !== 'Z' && t.state !== 'X' && (t.flags & PF_EXITING) === 0;
+
+/** The threads of `pid` that neither exited nor are exiting (each one's stat read). */
+export function liveThreads(pid: number): number[] {
+  return listTasks(pid).filter((tid) => liveThread(readStat(`/proc/${pid}/task/${tid}`)));
+}
+
+/**
+ * The process `pid` started at `starttime` exited, is exiting on every thread, or no longer exists. The
+ * leader alone may have left (pthread_exit, or exit(2) in main): it is a zombie, or exiting, until the last
+ * thread ends, and the process lives on in its other threads.
+ */
 export function exitingOrGone(pid: number, starttime: string): boolean {
   const st = readStat(`/proc/${pid}`);
-  if (!st || st.starttime !== starttime || st.state === 'Z' || st.state === 'X') return true;
-  if (!(st.flags & PF_EXITING)) return false;
-  // the leader alone may be exiting (pthread_exit) while other threads run on: all must be exiting
-  const tasks = st.threads > 1 ? listTasks(pid) : [pid];
-  return tasks.every((tid) => {
-    const t = readStat(`/proc/${pid}/task/${tid}`);
-    return !t || t.state === 'Z' || t.state === 'X' || (t.flags & PF_EXITING) !== 0;
-  });
+  if (!st || st.starttime !== starttime) return true;
+  return !liveThread(st) && liveThreads(pid).length === 0;
 }
 
 /** The links of one thread (the leader's first; a live thread's when the leader already left). */

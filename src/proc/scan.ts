@@ -3,10 +3,12 @@
  * every fd of every fd table (files, directories, FIFOs, device nodes, bound unix sockets, inotify watches),
  * file mappings and locks. Cheap device filter first (stat), then the mount id (fdinfo, or our own O_PATH
  * open of the magic link) decides membership (tree.ts). No verdicts here (verdicts.ts), no kcmp (survey.ts).
+ * A process whose leader has exited while other threads run on (pthread_exit in main: the leader is a zombie
+ * with no fd table, cwd, mm or namespaces left) is alive: it is read through a live thread (/proc/PID/task/TID).
  */
-import { cgroupFrozen, cgroupMounts, elfClass, listFds, listPids, listTasks, nsId, readLink, readMaps, readStat, readStatus, readUnixSockets, statId, type FileId, type MapLine, type ProcStat } from '../sys/procfs.ts';
+import { cgroupFrozen, cgroupMounts, elfClass, listFds, listPids, listTasks, nsId, procDir, readLink, readMaps, readStat, readStatus, readUnixSockets, statId, type FileId, type MapLine, type ProcStat } from '../sys/procfs.ts';
 import { mntIdOf, readFdInfo, readLocks, type LockLine } from '../sys/procfs-fdinfo.ts';
-import { placement } from './placement.ts';
+import { liveThread, liveThreads, placement } from './placement.ts';
 import { inTree, relOf, resolveTree, stripDeleted } from './tree.ts';
 import type { FdType, Item, ProcInfo, Tree } from './types.ts';
 
@@ -34,7 +36,7 @@ export interface ScanCtx {
 export interface RawScan {
   info: ProcInfo;
   items: Item[];
-  /** all thread ids (for fs_struct / fd table comparisons) */
+  /** all live thread ids (for fs_struct / fd table comparisons); info.tables[0] stands for the process */
   tasks: number[];
 }
 
@@ -68,15 +70,15 @@ function linkInTree(ctx: ScanCtx, link: string): { path: string; rel: string | n
   return inTree(ctx.tree, mntId, path) ? { path, rel: relOf(ctx.tree, path), deleted, id } : undefined;
 }
 
-function unixPath(ctx: ScanCtx, pid: number, inode: string): string | undefined {
-  const ns = nsId(pid, 'net') ?? '';
+function unixPath(ctx: ScanCtx, pid: number, tid: number, inode: string): string | undefined {
+  const ns = nsId(pid, 'net', tid) ?? '';
   let table = ctx.unix.get(ns);
-  if (!table) ctx.unix.set(ns, (table = readUnixSockets(pid)));
+  if (!table) ctx.unix.set(ns, (table = readUnixSockets(pid, tid)));
   return table.get(inode);
 }
 
 function scanTable(ctx: ScanCtx, pid: number, table: number, items: Item[]): void {
-  const base = table === pid ? `/proc/${pid}` : `/proc/${pid}/task/${table}`;
+  const base = procDir(pid, table);
   const epolls: number[] = [];
   const inotify: Array<Extract<Item, { kind: 'inotify' }>> = [];
   for (const fd of listFds(base)) {
@@ -93,7 +95,7 @@ function scanTable(ctx: ScanCtx, pid: number, table: number, items: Item[]): voi
       const type = FD_TYPES[id.mode & S_IFMT] ?? 'other';
       items.push({ kind: 'fd', table, fd, type, path, rel: relOf(ctx.tree, path), deleted, flags: info.flags, pos: info.pos, ino: id.ino, locks: info.locks, share: -1 });
     } else if (link.startsWith('socket:[')) {
-      const bound = unixPath(ctx, pid, link.slice(8, -1));
+      const bound = unixPath(ctx, pid, table, link.slice(8, -1));
       const id = bound === undefined ? undefined : statId(Buffer.from(bound, 'latin1'));
       const rel = bound === undefined ? null : relOf(ctx.tree, bound);
       if (bound !== undefined && id?.dev === ctx.tree.dev && rel !== null) items.push({ kind: 'socket', table, fd, path: bound, rel });
@@ -142,40 +144,55 @@ function strayLocks(ctx: ScanCtx, pid: number, items: Item[]): void {
   }
 }
 
+/**
+ * The thread that stands for the process (its fd table, root, exe, mm, namespaces, status) and the threads
+ * to look at: the leader and every thread; or, when the leader has left (a zombie until the last thread ends,
+ * or exiting), the first live thread and the live ones. Undefined when no thread is live: the process is gone.
+ */
+function threadsOf(pid: number, st: ProcStat): { lead: number; state: string; tasks: number[] } | undefined {
+  if (liveThread(st)) return { lead: pid, state: st.state, tasks: st.threads > 1 ? listTasks(pid) : [pid] };
+  const tasks = liveThreads(pid);
+  const lead = tasks[0];
+  return lead === undefined ? undefined : { lead, state: readStat(procDir(pid, lead))?.state ?? st.state, tasks };
+}
+
 /** Everything `pid` holds in the tree (fd tables of `extraTables` threads too); undefined if gone/kernel. */
 export function scanProcess(ctx: ScanCtx, pid: number, extraTables: number[] = [], stat?: ProcStat): RawScan | undefined {
-  const base = `/proc/${pid}`;
-  const st = stat ?? readStat(base);
-  if (!st || st.flags & PF_KTHREAD || st.state === 'Z' || st.state === 'X') return undefined;
+  const st = stat ?? readStat(`/proc/${pid}`);
+  if (!st || st.flags & PF_KTHREAD) return undefined;
+  const threads = threadsOf(pid, st);
+  if (!threads) return undefined;
+  const { lead, tasks } = threads;
+  const view = procDir(pid, lead);
   const items: Item[] = [];
-  const tasks = st.threads > 1 ? listTasks(pid) : [pid];
   for (const tid of tasks) {
-    const cwd = linkInTree(ctx, st.threads > 1 ? `${base}/task/${tid}/cwd` : `${base}/cwd`);
+    const cwd = linkInTree(ctx, `${procDir(pid, tid)}/cwd`);
     if (cwd) items.push({ kind: 'cwd', tids: [tid], path: cwd.path, rel: cwd.rel, deleted: cwd.deleted });
   }
-  const root = linkInTree(ctx, `${base}/root`);
+  const root = linkInTree(ctx, `${view}/root`);
   if (root) items.push({ kind: 'root', path: root.path, rel: root.rel });
-  const exe = linkInTree(ctx, `${base}/exe`);
+  const exe = linkInTree(ctx, `${view}/exe`);
   if (exe) items.push({ kind: 'exe', path: exe.path, rel: exe.rel, deleted: exe.deleted });
-  const tables = [pid, ...extraTables];
+  const tables = [lead, ...extraTables.filter((t) => t !== lead)];
   for (const table of tables) scanTable(ctx, pid, table, items);
-  const { maps, vdso } = readMaps(pid);
+  const { maps, vdso } = readMaps(pid, lead);
   scanMaps(ctx, pid, maps, exe?.id.ino, items);
   strayLocks(ctx, pid, items);
-  if (items.length === 0) return { info: bareInfo(pid, st, vdso, tables), items, tasks };
+  const bare = { ...bareInfo(pid, st, vdso, tables), state: threads.state };
+  if (items.length === 0) return { info: bare, items, tasks };
   // an exiting process (a writer's short-lived child) no longer answers for its namespace and root: gone
   const where = placement(pid, st.starttime, { mntNs: ctx.selfMntNs, root: ctx.selfRoot });
   if (where.gone) return undefined;
-  const status = readStatus(base);
+  const status = readStatus(view);
   const info: ProcInfo = {
-    ...bareInfo(pid, st, vdso, tables),
+    ...bare,
     uid: status?.uid ?? -1,
     tracerPid: status?.tracerPid ?? 0,
     seccomp: status?.seccomp ?? 0,
-    elfClass: elfClass(pid),
+    elfClass: elfClass(pid, lead),
     sameMountNs: where.sameMountNs,
     sameRoot: where.sameRoot,
-    cgroupFrozen: cgroupFrozen(pid, ctx.cgroups),
+    cgroupFrozen: cgroupFrozen(pid, ctx.cgroups, lead),
   };
   return { info, items, tasks };
 }

@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readMountInfo } from '../sys/mount.ts';
-import { readStat, readSysctl } from '../sys/procfs.ts';
+import { procDir, readStat, readSysctl } from '../sys/procfs.ts';
 import { KCMP, type PtraceHelper } from '../sys/ptrace.ts';
 import { scanAll, scanProcess, type RawScan, type ScanCtx } from './scan.ts';
 import { relOf } from './tree.ts';
@@ -52,7 +52,9 @@ async function partition<T>(helper: PtraceHelper, lists: T[][], row: (rep: T, ot
 /** Threads that unshared CLONE_FILES own another fd table: scan those tables too. */
 async function addOwnTables(helper: PtraceHelper, ctx: ScanCtx, holders: RawScan[], multi: RawScan[]): Promise<RawScan[]> {
   const candidates = [...holders, ...multi].filter((s) => s.tasks.length > 1);
-  const groups = await partition(helper, candidates.map((s) => [s.info.pid, ...s.tasks.filter((t) => t !== s.info.pid)]), (a, b) => [a, b, KCMP.files, 0, 0], 'same');
+  // compared with the thread that stands for the process (a zombie leader has no fd table left)
+  const lead = (s: RawScan): number => s.info.tables[0] ?? s.info.pid;
+  const groups = await partition(helper, candidates.map((s) => [lead(s), ...s.tasks.filter((t) => t !== lead(s))]), (a, b) => [a, b, KCMP.files, 0, 0], 'same');
   const byPid = new Map(holders.map((h) => [h.info.pid, h]));
   candidates.forEach((scan, i) => {
     const extra = groups[i]!.slice(1).map((g) => g[0]!);
@@ -119,12 +121,13 @@ async function resolveWatches(helper: PtraceHelper, ctx: ScanCtx, scans: RawScan
 }
 
 async function stuckInD(scans: RawScan[]): Promise<Set<number>> {
-  let suspects = scans.filter((s) => s.info.state === 'D').map((s) => s.info.pid);
+  // the state of the thread that stands for the process (the leader, or a live thread if it exited)
+  let suspects = scans.filter((s) => s.info.state === 'D').map((s) => ({ pid: s.info.pid, tid: s.info.tables[0] }));
   for (let i = 1; i < D_SAMPLES && suspects.length > 0; i++) {
     await sleep(D_SAMPLE_INTERVAL_MS);
-    suspects = suspects.filter((pid) => readStat(`/proc/${pid}`)?.state === 'D');
+    suspects = suspects.filter(({ pid, tid }) => readStat(procDir(pid, tid))?.state === 'D');
   }
-  return new Set(suspects);
+  return new Set(suspects.map((s) => s.pid));
 }
 
 export interface SurveyOptions {

@@ -6,6 +6,7 @@
  * rsyncCommand wraps every rsync of a job with it; the exit codes are rows of src/sync/rsync-exit.ts).
  */
 import { existsSync } from 'node:fs';
+import { spawnRun } from './spawn.ts';
 import { fileURLToPath } from 'node:url';
 
 export const PIN_EXEC_PATH = fileURLToPath(new URL('../../native/build/pin-exec', import.meta.url));
@@ -18,4 +19,11 @@ export function pinExecAvailable(): boolean {
 /** The argv running `file args` through pin-exec with `target` pinned to `id`. */
 export function pinExecArgv(id: { dev: number; ino: number }, target: string, file: string, args: readonly string[]): { file: string; args: string[] } {
   return { file: PIN_EXEC_PATH, args: [String(id.dev), String(id.ino), target, file, ...args] };
+}
+
+/** Runs `true` through pin-exec: its exit code (0: pinning works here; 120: no mount namespace) and message. */
+export async function probePinExec(id: { dev: number; ino: number }, target: string): Promise<{ exitCode: number | null; message: string }> {
+  const cmd = pinExecArgv(id, target, 'true', []);
+  const r = await spawnRun(cmd.file, cmd.args);
+  return { exitCode: r.exitCode, message: (r.spawnError ?? r.stderr).trim() };
 }

@@ -124,6 +124,14 @@ export function lastPid(): number | undefined {
 export const listTasks = (pid: number): number[] => numericEntries(`/proc/${pid}/task`);
 export const listFds = (base: string): number[] => numericEntries(`${base}/fd`);
 
+/**
+ * /proc/PID, or /proc/PID/task/TID for one thread's view: its fd table, cwd, mm, namespaces and root are
+ * per thread, and a leader that exited while other threads run on (a zombie) has none of them left.
+ */
+export function procDir(pid: number | 'self', tid?: number): string {
+  return tid === undefined || tid === pid ? `/proc/${pid}` : `/proc/${pid}/task/${tid}`;
+}
+
 /** readlink(2) as a binary string. */
 export function readLink(path: string): string | undefined {
   try {
@@ -161,9 +169,9 @@ export interface MapLine {
   path: string;
 }
 
-/** File-backed mappings (inode ≠ 0), and the [vdso] start address (hex) if any. */
-export function readMaps(pid: number): { maps: MapLine[]; vdso: string | null } {
-  const text = slurp(`/proc/${pid}/maps`) ?? '';
+/** File-backed mappings (inode ≠ 0), and the [vdso] start address (hex) if any; `tid`: through that thread. */
+export function readMaps(pid: number, tid?: number): { maps: MapLine[]; vdso: string | null } {
+  const text = slurp(`${procDir(pid, tid)}/maps`) ?? '';
   const maps: MapLine[] = [];
   let vdso: string | null = null;
   for (const line of text.split('\n')) {
@@ -177,9 +185,9 @@ export function readMaps(pid: number): { maps: MapLine[]; vdso: string | null } 
 }
 
 /** Bound unix sockets of a network namespace (read through /proc/PID/net/unix): socket inode -> path. */
-export function readUnixSockets(pid: number | 'self'): Map<string, string> {
+export function readUnixSockets(pid: number | 'self', tid?: number): Map<string, string> {
   const out = new Map<string, string>();
-  const text = slurp(`/proc/${pid}/net/unix`) ?? '';
+  const text = slurp(`${procDir(pid, tid)}/net/unix`) ?? '';
   for (const line of text.split('\n')) {
     const m = /^\s*\S+: \S+ \S+ \S+ \S+ \S+\s+(\d+) (\/.*)$/.exec(line);
     if (m) out.set(m[1] ?? '', m[2] ?? '');
@@ -187,16 +195,16 @@ export function readUnixSockets(pid: number | 'self'): Map<string, string> {
   return out;
 }
 
-/** Namespace identity ("mnt:[4026531841]"). */
-export function nsId(pid: number | 'self', ns: 'mnt' | 'net'): string | undefined {
-  return readLink(`/proc/${pid}/ns/${ns}`);
+/** Namespace identity ("mnt:[4026531841]"); `tid`: of that thread. */
+export function nsId(pid: number | 'self', ns: 'mnt' | 'net', tid?: number): string | undefined {
+  return readLink(`${procDir(pid, tid)}/ns/${ns}`);
 }
 
 /** ELF class of the executable: 1 = 32-bit, 2 = 64-bit. */
-export function elfClass(pid: number): number | undefined {
+export function elfClass(pid: number, tid?: number): number | undefined {
   let fd: number;
   try {
-    fd = openSync(`/proc/${pid}/exe`, 'r');
+    fd = openSync(`${procDir(pid, tid)}/exe`, 'r');
   } catch {
     return undefined;
   }
@@ -236,8 +244,8 @@ export function cgroupMounts(): { v2: string | undefined; freezer: string | unde
 }
 
 /** Whether the process's cgroup is frozen (v2 cgroup.events "frozen 1", v1 freezer.state FROZEN/FREEZING). */
-export function cgroupFrozen(pid: number, mounts: { v2: string | undefined; freezer: string | undefined }): boolean {
-  for (const line of (slurp(`/proc/${pid}/cgroup`) ?? '').split('\n')) {
+export function cgroupFrozen(pid: number, mounts: { v2: string | undefined; freezer: string | undefined }, tid?: number): boolean {
+  for (const line of (slurp(`${procDir(pid, tid)}/cgroup`) ?? '').split('\n')) {
     const m = /^\d+:([^:]*):(.*)$/.exec(line);
     if (!m) continue;
     const [, controllers = '', path = ''] = m;

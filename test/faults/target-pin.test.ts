@@ -18,6 +18,8 @@ import { seed } from '../../src/sync/seed.ts';
 import { EventBus } from '../../src/events/event.ts';
 import type { RsyncCommon } from '../../src/sync/rsync-args.ts';
 import { PIN_EXEC_PATH } from '../../src/sys/pin-exec.ts';
+import { Daemon } from '../helpers/daemon.ts';
+import { converge } from './helpers.ts';
 
 const skip = rootSkipReason();
 
@@ -93,4 +95,26 @@ test('pin-exec refuses bad usage with its own exit code and never touches the mo
   assert.equal(spawnSync(PIN_EXEC_PATH, [String(root.dev), String(root.ino), '/', 'sh', '-c', 'exit 7']).status, 7, 'runs the program when the target matches');
   assert.equal(spawnSync(PIN_EXEC_PATH, [String(root.dev), String(root.ino), '/', '/nonexistent/program']).status, 127);
   assert.equal(readFileSync('/proc/self/mountinfo', 'utf8'), mounts, 'our mount table unchanged');
+});
+
+test('where pin-exec cannot make its namespace (root without CAP_SYS_ADMIN), the job warns once and mirrors unpinned', { skip, timeout: 60_000 }, async () => {
+  using s = setUp();
+  using state = tmpfsDir('pin-state', '16m', '700');
+  await using d = new Daemon([s.src, s.dst, '--state-dir', state.path, '--name', 'unpinned'], {}, ['setpriv', '--bounding-set', '-sys_admin', '--']);
+  await d.waitState('in-sync', 30_000);
+  const warned = d.records.filter((r) => r['code'] === 'W_TARGET_UNPINNED');
+  assert.equal(warned.length, 1, 'one warning');
+  assert.match(String(warned[0]!.msg), /pin-exec cannot run here: exit 120: .*unshare\(CLONE_NEWNS\): Operation not permitted/);
+  writeFileSync(`${s.src}/later`, 'still mirrored');
+  assert.deepEqual(await converge(s.src, s.dst, 20_000), []);
+  assert.equal(await d.stop(), 0);
+});
+
+test('as root, a job pins its target: no warning', { skip, timeout: 60_000 }, async () => {
+  using s = setUp();
+  using state = tmpfsDir('pin-state', '16m', '700');
+  await using d = new Daemon([s.src, s.dst, '--state-dir', state.path, '--name', 'pinned']);
+  await d.waitState('in-sync', 30_000);
+  assert.deepEqual(d.records.filter((r) => r['code'] === 'W_TARGET_UNPINNED'), []);
+  assert.equal(await d.stop(), 0);
 });

@@ -19,8 +19,10 @@ export class Daemon implements AsyncDisposable {
   #waiters: Array<{ match: (r: LogRecord) => boolean; resolve: (r: LogRecord) => void }> = [];
   #exit: Promise<number | string>;
 
-  constructor(args: string[], env: Record<string, string> = {}) {
-    this.child = spawn(CLI, ['start', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `prefix`: a program (and its arguments) that runs the CLI, e.g. setpriv dropping a capability */
+  constructor(args: string[], env: Record<string, string> = {}, prefix: string[] = []) {
+    const [file, ...rest] = [...prefix, CLI, 'start', ...args];
+    this.child = spawn(file!, rest, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let buf = '';
     this.child.stderr!.setEncoding('utf8');
     this.child.stderr!.on('data', (chunk: string) => {
