@@ -87,15 +87,23 @@ export interface RunOptions {
  * Its receiver enters the target as it starts: with the target pinned (targetId, src/sys/pin-exec.ts) it does so
  * in its own mount namespace where the target is the recorded filesystem, so one started before the share went
  * away still writes only into that share. The mirror starts it when it goes idle while healthy, and discards it on
- * stop and quiesce (cutover). While it waits it keeps the share busy (a plain `umount` says so).
+ * stop and quiesce (cutover). While it waits it keeps the share busy (a plain `umount` says so), and its mount
+ * namespace holds a copy of every mount of the host as it was at its start: a filesystem unmounted meanwhile
+ * stays busy until it ends. So it lives at most WARM_MAX_IDLE_MS unused (with the heartbeat on, a batch takes it
+ * every 5 s anyway); a write after a longer quiet spell pays a fresh spawn.
  */
+export const WARM_MAX_IDLE_MS = 10_000;
+
 export class WarmRsync {
   #common: RsyncCommon;
   #cmd: { file: string; args: string[] } | null = null;
   #proc: Prespawned | null = null;
+  #expiry: NodeJS.Timeout | null = null;
+  #maxIdleMs: number;
 
-  constructor(common: RsyncCommon) {
+  constructor(common: RsyncCommon, maxIdleMs = WARM_MAX_IDLE_MS) {
     this.#common = common;
+    this.#maxIdleMs = maxIdleMs;
   }
 
   /** Starts one unless one waits already. */
@@ -104,6 +112,8 @@ export class WarmRsync {
     // built now, not at construction: the target's identity is recorded when the job starts (targetId)
     const cmd = (this.#cmd = rsyncCommand(this.#common, batchArgs(this.#common, 'flat', false)));
     this.#proc = prespawn(cmd.file, cmd.args, { env: RSYNC_ENV });
+    if (this.#expiry) clearTimeout(this.#expiry);
+    this.#expiry = setTimeout(() => this.drop(), this.#maxIdleMs).unref();
   }
 
   /** The waiting rsync, if it runs exactly this command (it is handed out once). */
@@ -116,6 +126,8 @@ export class WarmRsync {
   }
 
   drop(): void {
+    if (this.#expiry) clearTimeout(this.#expiry);
+    this.#expiry = null;
     this.#proc?.discard();
     this.#proc = null;
   }

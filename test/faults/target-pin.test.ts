@@ -87,6 +87,23 @@ test('a warm rsync started while the share was there writes only into that share
   assert.equal(readFileSync(`${s.keep}/b`, 'utf8'), 'b');
 });
 
+test('a warm rsync unused for its maximum idle time ends (its mount namespace copy with it)', { skip }, async () => {
+  using s = setUp();
+  const warm = new WarmRsync(s.common, 300);
+  warm.prepare();
+  const pids = (): string[] => spawnSync('pgrep', ['-f', `${PIN_EXEC_PATH}|rsync .*${s.dst}`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
+  try {
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(pids().length > 0, 'the warm rsync runs');
+    await new Promise((r) => setTimeout(r, 700));
+    assert.deepEqual(pids(), [], 'gone after its idle time');
+    const r = await runList(s.common, 'flat', ['a'], { deletes: false, warm });
+    assert.equal(r.outcome, 'ok', `a fresh rsync does the batch: ${r.message}`);
+  } finally {
+    warm.drop();
+  }
+});
+
 test('pin-exec refuses bad usage with its own exit code and never touches the mounts outside', { skip }, () => {
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
   assert.equal(spawnSync(PIN_EXEC_PATH, ['x', '1', '/', 'true']).status, 122);
