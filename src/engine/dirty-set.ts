@@ -5,8 +5,12 @@
  *
  *   mark*     O(depth) per event, no list is ever scanned; a path marked twice is one entry (coalescing)
  *   move      re-keys the dirty entries under `from` to `to` in O(depth) (the subtree node is re-parented)
- *   collapse  a directory holding more than COLLAPSE_CHILDREN dirty children becomes one recursive entry,
- *             so memory is bounded by distinct paths and a burst in one directory is one `rsync -r dir/`
+ *   collapse  a directory in which more than COLLAPSE_CHILDREN entries were marked directly becomes one
+ *             recursive entry: a burst in one directory is one `rsync -r dir/`. Only entries marked in the
+ *             directory itself count, not subdirectories that merely lead to deeper marks: a directory whose
+ *             thousands of subdirectories each hold one change collapsed too, and its recursive sync walked the
+ *             whole subtree (measured: the cutover's final delta at 100k files took 2.6 s instead of 55 ms, and
+ *             at 1M a batch walked the tree for ~25 s). Memory stays bounded by the distinct dirty paths.
  *   drain     hands out every entry, grouped by how it must be synced, and empties the set; `hold` keeps the
  *             entries carrying a flag (the deletions, while they settle: src/engine/schedule.ts) for later
  *
@@ -34,7 +38,7 @@ export const GONE = 8;
 /** the entry carries a deletion: only a batch that may delete syncs it (src/engine/schedule.ts) */
 export const SETTLE = 16;
 
-/** A directory with more dirty children than this is synced as one recursive entry. */
+/** A directory with more entries marked directly in it than this is synced as one recursive entry. */
 export const COLLAPSE_CHILDREN = 512;
 
 interface Node {
@@ -42,6 +46,8 @@ interface Node {
   flags: number;
   /** ms since epoch when first marked; 0 when the node only carries children */
   since: number;
+  /** children created as marked entries themselves (not as the way to a deeper mark): the collapse count */
+  direct: number;
 }
 
 export interface DirtyEntry {
@@ -57,7 +63,7 @@ export interface Drained {
 }
 
 function newNode(): Node {
-  return { children: null, flags: 0, since: 0 };
+  return { children: null, flags: 0, since: 0, direct: 0 };
 }
 
 export class DirtySet {
@@ -91,7 +97,9 @@ export class DirtySet {
   mark(path: RelPath, flags: number, since: number): void {
     if (flags & GONE) flags |= SETTLE;
     let node = this.#root;
-    for (const name of components(path)) {
+    const parts = components(path);
+    for (let i = 0; i < parts.length; i++) {
+      const name = parts[i]!;
       // covered by a recursive ancestor; a deletion below it makes it one (its `--delete` deletes)
       if (node.flags & DEEP) return this.#setFlags(node, flags & SETTLE, since);
       node.children ??= new Map();
@@ -99,7 +107,8 @@ export class DirtySet {
       if (!child) {
         child = newNode();
         node.children.set(name, child);
-        if (node.children.size > COLLAPSE_CHILDREN && node !== this.#root) {
+        const direct = i === parts.length - 1 ? ++node.direct : node.direct;
+        if (direct > COLLAPSE_CHILDREN && node !== this.#root) {
           this.#setFlags(node, DEEP | META | (flags & SETTLE), since);
           this.#dropChildren(node);
           return;
@@ -240,6 +249,7 @@ export class DirtySet {
       if (child.since && child.since < node.since) node.since = child.since;
     }
     node.children = null;
+    node.direct = 0;
     this.#setFlags(node, settle, node.since);
   }
 

@@ -34,6 +34,21 @@ test('a directory with too many dirty children collapses into one recursive entr
   assert.equal(s.size, 1);
 });
 
+test('a directory whose many subdirectories each hold a change does not collapse (its recursive sync would walk them all)', () => {
+  const s = new DirtySet();
+  const n = 4 * COLLAPSE_CHILDREN;
+  // what a file rewrite marks: the file, then its directory (for its mtime)
+  for (let i = 0; i < n; i++) {
+    s.mark(`tree/d${i}/f`, META | DATA, 10);
+    s.mark(`tree/d${i}`, META, 10);
+  }
+  assert.equal(s.size, 2 * n, 'every change kept as its own entry');
+  assert.ok(!s.peek().some((e) => e.flags & DEEP), 'nothing recursive');
+  // while entries marked in one directory itself still collapse it
+  for (let i = 0; i <= COLLAPSE_CHILDREN; i++) s.mark(`tree/new${i}`, META | DATA, 11);
+  assert.deepEqual(paths(s), ['tree']);
+});
+
 test('move re-keys the dirty entries under the old path', () => {
   const s = new DirtySet();
   s.mark('old/a', META | DATA, 5);
