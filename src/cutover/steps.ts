@@ -47,6 +47,8 @@ export function withoutSelf(plan: Plan): Plan {
   return plan;
 }
 const REPLAN_PAUSE_MS = 25;
+/** How long the pre-sync before the freeze may take (it is outside the freeze; the final delta covers the rest). */
+const PRESYNC_TIMEOUT_MS = 5_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -90,6 +92,12 @@ export const STEPS: readonly Step[] = [
       if (mountAt(ctx.oldTree)) throw new StepFailure('precondition', `${ctx.oldTree} is already a mount point (an earlier cutover?); run \`livesync recover\``);
       await mustMount(ctx.info.source, ctx.oldTree, { bind: true });
       ctx.oldMounted = true;
+      // sync what is pending while the applications still run: the frozen final delta then carries only what
+      // changed since (measured at 1M files with 1,000 files dirtied in the last second: every one of them was
+      // still pending, the debounce's max wait being 1 s, and the final delta alone took 238 ms of the freeze).
+      // Not a precondition: if it does not finish in time, the final delta syncs it all anyway.
+      const pre = await ctx.mirror.presync(PRESYNC_TIMEOUT_MS);
+      if (!pre.ok) ctx.warnings.push(`pre-sync before the freeze did not finish (${pre.message}); the final delta carried it all`);
       await ctx.mirror.quiesce();
       ctx.mirror.setCutoverState(true);
       // plan again right before the freeze: the freeze surveys only the planned and new processes, and a process

@@ -284,6 +284,15 @@ export class Mirror implements JobControl {
   }
 
   /** Barrier: every change made in the source before the call is on the target (src/engine/flush.ts). */
+  /**
+   * Cutover hook, before the freeze: with the applications still running, sync now (no debounce) everything
+   * changed until this call, so the frozen final delta carries only what changes meanwhile.
+   */
+  presync(timeoutMs: number): Promise<FlushResult> {
+    this.#sched.schedule(true);
+    return this.#flush.flush(timeoutMs);
+  }
+
   flush(timeoutMs: number): Promise<FlushResult> {
     return this.#flush.flush(timeoutMs);
   }
