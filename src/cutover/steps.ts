@@ -5,6 +5,7 @@
  *   step          run                                             undo
  *   preflight     in-sync, lag ≤ max, no blockers, target room    —
  *   prepare       bind the old tree at <state>/<name>/old,        unmount it; resume mirroring
+ *                 pre-sync what is pending (apps still running),
  *                 quiesce the mirror, start the ptrace helper
  *   freeze        ptrace-seize every holder (and new children)    thaw exactly them
  *   final-delta   barrier + sync of exactly the dirty set         — (extra data on the share is harmless)

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { COLLAPSE_CHILDREN, DATA, DEEP, DirtySet, META } from '../../src/engine/dirty-set.ts';
+import { COLLAPSE_CHILDREN, COLLAPSE_DESCENDANTS, DATA, DEEP, DirtySet, META } from '../../src/engine/dirty-set.ts';
 import { planBatch } from '../../src/engine/batch-plan.ts';
 
 const paths = (s: DirtySet): string[] => s.peek().map((e) => e.path).sort();
@@ -47,6 +47,15 @@ test('a directory whose many subdirectories each hold a change does not collapse
   // while entries marked in one directory itself still collapse it
   for (let i = 0; i <= COLLAPSE_CHILDREN; i++) s.mark(`tree/new${i}`, META | DATA, 11);
   assert.deepEqual(paths(s), ['tree']);
+});
+
+test('a directory with a storm of entries below it collapses (memory), checked as its child count doubles', () => {
+  const s = new DirtySet();
+  const perDir = 100;
+  const dirs = Math.ceil(COLLAPSE_DESCENDANTS / perDir) + 2 * COLLAPSE_CHILDREN;
+  for (let d = 0; d < dirs; d++) for (let f = 0; f < perDir; f++) s.mark(`t/d${d}/f${f}`, META, 10);
+  assert.deepEqual(paths(s), ['t']);
+  assert.ok(s.peek()[0]!.flags & DEEP);
 });
 
 test('move re-keys the dirty entries under the old path', () => {
