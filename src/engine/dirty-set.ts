@@ -29,14 +29,9 @@
  * entry (the lag clock), kept as a running minimum and reset by drain.
  */
 import { components, join, type RelPath } from '../util/bpath.ts';
+import { coveringDeep, DEEP, entriesBelow, GONE, META, newNode, nodeFor, SETTLE, type Node } from './dirty-trie.ts';
 
-export const META = 1;
-export const DATA = 2;
-export const DEEP = 4;
-/** the path was deleted or moved away: rsync's deletion changes the parent's mtime after rsync set it */
-export const GONE = 8;
-/** the entry carries a deletion: only a batch that may delete syncs it (src/engine/schedule.ts) */
-export const SETTLE = 16;
+export { DATA, DEEP, GONE, META, SETTLE } from './dirty-trie.ts';
 
 /** A directory with more entries marked directly in it than this is synced as one recursive entry. */
 export const COLLAPSE_CHILDREN = 512;
@@ -49,17 +44,6 @@ export const COLLAPSE_CHILDREN = 512;
  */
 export const COLLAPSE_DESCENDANTS = 32_768;
 
-interface Node {
-  children: Map<string, Node> | null;
-  flags: number;
-  /** ms since epoch when first marked; 0 when the node only carries children */
-  since: number;
-  /** children created as marked entries themselves (not as the way to a deeper mark): the collapse count */
-  direct: number;
-  /** the child count at which the entries below are counted next (COLLAPSE_DESCENDANTS; doubles each time) */
-  nextCheck: number;
-}
-
 export interface DirtyEntry {
   path: RelPath;
   flags: number;
@@ -70,10 +54,6 @@ export interface Drained {
   entries: DirtyEntry[];
   /** first-marked time of the oldest entry, null when empty */
   oldest: number | null;
-}
-
-function newNode(): Node {
-  return { children: null, flags: 0, since: 0, direct: 0, nextCheck: COLLAPSE_CHILDREN + 1 };
 }
 
 export class DirtySet {
@@ -138,12 +118,12 @@ export class DirtySet {
    * made there before the rename is lost: the rename, replayed on the target, moves the stale copy out of it).
    */
   move(from: RelPath, to: RelPath, since: number): void {
-    const cover = this.#coveringDeep(this.#root, from);
+    const cover = coveringDeep(this.#root, from);
     const toFlags = cover ? META | DEEP | (cover.flags & SETTLE) : META;
     const detached = this.#detach(from);
     this.mark(from, META | GONE, since);
     if (detached) {
-      const target = this.#nodeFor(to);
+      const target = nodeFor(this.#root, to);
       if (target) {
         // `to` may already hold entries (a replaced file): merge by keeping the moved node's subtree.
         this.#count(target, -1);
@@ -165,7 +145,7 @@ export class DirtySet {
 
   /** Marks the in-flight entries at or under `from` (or the recursive entry covering it) under `to`. */
   #carryInFlight(root: Node, from: RelPath, to: RelPath): void {
-    const cover = this.#coveringDeep(root, from);
+    const cover = coveringDeep(root, from);
     if (cover) return this.mark(to, META | DEEP | (cover.flags & SETTLE), cover.since);
     let start: Node | undefined = root;
     for (const name of components(from)) if (!(start = start.children?.get(name))) return;
@@ -260,23 +240,17 @@ export class DirtySet {
     }
     node.children = null;
     node.direct = 0;
-    node.nextCheck = COLLAPSE_CHILDREN + 1;
+    node.nextCheck = 0;
     this.#setFlags(node, settle, node.since);
   }
 
   /** Adds (`sign` +1) or removes (-1) the entries of a subtree from the counts; returns SETTLE if one had it. */
   /** At its next check point, whether `node` holds COLLAPSE_DESCENDANTS dirty entries (the walk stops there). */
   #crowded(node: Node): boolean {
-    if (!node.children || node.children.size < node.nextCheck) return false;
-    node.nextCheck *= 2;
-    let entries = 0;
-    const stack = [...node.children.values()];
-    while (stack.length > 0 && entries < COLLAPSE_DESCENDANTS) {
-      const cur = stack.pop()!;
-      if (cur.flags) entries++;
-      if (cur.children) for (const c of cur.children.values()) stack.push(c);
-    }
-    return entries >= COLLAPSE_DESCENDANTS;
+    const at = Math.max(node.nextCheck, COLLAPSE_CHILDREN + 1);
+    if (!node.children || node.children.size < at) return false;
+    node.nextCheck = 2 * at;
+    return entriesBelow(node, COLLAPSE_DESCENDANTS) >= COLLAPSE_DESCENDANTS;
   }
 
   #count(node: Node, sign: 1 | -1): number {
@@ -292,19 +266,6 @@ export class DirtySet {
       if (cur.children) for (const c of cur.children.values()) stack.push(c);
     }
     return settle;
-  }
-
-  /** The nearest recursive entry strictly above `path` in the trie at `root` (it absorbed every mark below it). */
-  #coveringDeep(root: Node, path: RelPath): Node | null {
-    const names = components(path);
-    names.pop();
-    let node: Node | undefined = root;
-    for (const name of names) {
-      if (node.flags & DEEP) return node;
-      node = node.children?.get(name);
-      if (!node) return null;
-    }
-    return node.flags & DEEP ? node : null;
   }
 
   /** Removes the node at `path` (with its subtree) and returns it; fixes the entry count. */
@@ -324,21 +285,5 @@ export class DirtySet {
     node.children!.delete(last);
     this.#count(found, -1);
     return found;
-  }
-
-  /** The node for `path`, created if needed; null when a DEEP ancestor already covers it. */
-  #nodeFor(path: RelPath): Node | null {
-    let node = this.#root;
-    for (const name of components(path)) {
-      if (node.flags & DEEP) return null;
-      node.children ??= new Map();
-      let child = node.children.get(name);
-      if (!child) {
-        child = newNode();
-        node.children.set(name, child);
-      }
-      node = child;
-    }
-    return node;
   }
 }
