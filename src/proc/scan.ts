@@ -187,7 +187,8 @@ export function scanProcess(ctx: ScanCtx, pid: number, extraTables: number[] = [
   const info: ProcInfo = {
     ...bare,
     uid: status?.uid ?? -1,
-    tracerPid: status?.tracerPid ?? 0,
+    // ptrace is per thread: a debugger may hold any one of them (the freeze could not stop that one)
+    tracerPid: tracerOf(pid, status?.tracerPid ?? 0, tasks.filter((t) => t !== lead)),
     seccomp: status?.seccomp ?? 0,
     elfClass: elfClass(pid, lead),
     sameMountNs: where.sameMountNs,
@@ -195,6 +196,16 @@ export function scanProcess(ctx: ScanCtx, pid: number, extraTables: number[] = [
     cgroupFrozen: cgroupFrozen(pid, ctx.cgroups, lead),
   };
   return { info, items, tasks };
+}
+
+/** The first tracer found on the process's threads (the lead's `lead` first), 0 when none is traced. */
+function tracerOf(pid: number, lead: number, others: readonly number[]): number {
+  if (lead !== 0) return lead;
+  for (const tid of others) {
+    const t = readStatus(procDir(pid, tid))?.tracerPid ?? 0;
+    if (t !== 0) return t;
+  }
+  return 0;
 }
 
 function bareInfo(pid: number, st: ProcStat, vdso: string | null, tables: number[]): ProcInfo {

@@ -116,7 +116,7 @@ test('a zombie-leader process is released when the freeze fails and when the re-
   assert.equal(readlinkSync(`/proc/${pid}/task/${tid}/cwd`), join(a.path, 'app'));
 });
 
-test('a live thread the freeze cannot hold (traced by someone else) fails the freeze, and nothing stays frozen', { skip: skip ?? (existsSync(STRACE) ? undefined : `${STRACE} not installed`) }, async () => {
+test('a live thread the freeze cannot hold (traced by someone else) fails the freeze, nothing stays frozen, and the next plan names it a blocker', { skip: skip ?? (existsSync(STRACE) ? undefined : `${STRACE} not installed`) }, async () => {
   ensureNative();
   using a = tmpfsDir('zl-a3', '16m');
   await using procs = new Procs();
@@ -136,4 +136,10 @@ test('a live thread the freeze cannot hold (traced by someone else) fails the fr
   assert.equal(failed.ok ? 'ok' : failed.reason, 'seize-failed', failed.ok ? 'a thread was left running' : failed.message);
   assert.ok(!failed.ok && failed.processes.some((p) => p.pid === pid && p.detail.includes(String(tid))), JSON.stringify(failed));
   for (const t of listTasks(pid).filter((t) => t !== tid)) assert.equal(tracerOfThread(pid, t), 0, `thread ${t} released`);
+  // planned now, the traced thread is seen before any freeze: a blocker, saying by whom
+  const again = await mover.plan(a.path);
+  assert.ok(again.ok);
+  const seen = again.plan.processes.find((p) => p.info.pid === pid);
+  assert.equal(seen?.verdict, 'blocker', JSON.stringify(seen?.blockers));
+  assert.match(seen!.blockers.map((b) => b.text).join('; '), new RegExp(`already traced by pid ${tracerOfThread(pid, tid)}`));
 });
