@@ -283,7 +283,6 @@ export class Mirror implements JobControl {
     else this.#setState(this.oldestUnsynced() === null ? 'in-sync' : 'catching-up');
   }
 
-  /** Barrier: every change made in the source before the call is on the target (src/engine/flush.ts). */
   /**
    * Cutover hook, before the freeze: with the applications still running, sync now (no debounce) everything
    * changed until this call, so the frozen final delta carries only what changes meanwhile.
@@ -293,6 +292,7 @@ export class Mirror implements JobControl {
     return this.#flush.flush(timeoutMs);
   }
 
+  /** Barrier: every change made in the source before the call is on the target (src/engine/flush.ts). */
   flush(timeoutMs: number): Promise<FlushResult> {
     return this.#flush.flush(timeoutMs);
   }
