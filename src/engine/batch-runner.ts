@@ -109,8 +109,8 @@ export class WarmRsync {
   /** Starts one unless one waits already. */
   prepare(): void {
     if (this.#proc?.ready) return;
-    // built now, not at construction: the target's identity is recorded when the job starts (targetId)
-    const cmd = (this.#cmd = rsyncCommand(this.#common, batchArgs(this.#common, 'flat', false)));
+    // built at the first use, not at construction: the target's identity is recorded when the job starts (targetId)
+    const cmd = (this.#cmd ??= rsyncCommand(this.#common, batchArgs(this.#common, 'flat', false)));
     this.#proc = prespawn(cmd.file, cmd.args, { env: RSYNC_ENV });
     if (this.#expiry) clearTimeout(this.#expiry);
     this.#expiry = setTimeout(() => this.drop(), this.#maxIdleMs).unref();

@@ -244,7 +244,6 @@ export class DirtySet {
     this.#setFlags(node, settle, node.since);
   }
 
-  /** Adds (`sign` +1) or removes (-1) the entries of a subtree from the counts; returns SETTLE if one had it. */
   /** At its next check point, whether `node` holds COLLAPSE_DESCENDANTS dirty entries (the walk stops there). */
   #crowded(node: Node): boolean {
     const at = Math.max(node.nextCheck, COLLAPSE_CHILDREN + 1);
@@ -253,6 +252,7 @@ export class DirtySet {
     return entriesBelow(node, COLLAPSE_DESCENDANTS) >= COLLAPSE_DESCENDANTS;
   }
 
+  /** Adds (`sign` +1) or removes (-1) the entries of a subtree from the counts; returns SETTLE if one had it. */
   #count(node: Node, sign: 1 | -1): number {
     let settle = 0;
     const stack = [node];

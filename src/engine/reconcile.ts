@@ -21,8 +21,6 @@ import { availableParallelism } from 'node:os';
 import { errorText } from '../errors/errors.ts';
 import { countEntriesUnder, listRoot } from '../sys/fsops.ts';
 import { reconcileDeleteCap, reconcileDeleteGuard, type SafetyOptions } from './safety.ts';
-
-type MaxDelete = SafetyOptions['maxDelete'];
 import type { RelPath } from '../util/bpath.ts';
 import { prefetchTree, type TreePrefetch } from '../verify/prefetch.ts';
 import { prestartWalkers } from '../verify/walk-pool.ts';
@@ -190,7 +188,7 @@ export type ReconcileOutcome =
  * planReconcile with the policy around it: the --max-delete guard over the target entries it would delete
  * (src/engine/safety.ts reconcileDeleteGuard; an extraneous directory counted with its content) and the fallback.
  */
-export async function reconcile(o: ReconcileOptions & { maxDelete: MaxDelete }): Promise<ReconcileOutcome> {
+export async function reconcile(o: ReconcileOptions & { maxDelete: SafetyOptions['maxDelete'] }): Promise<ReconcileOutcome> {
   let planned: Awaited<ReturnType<typeof planReconcile>>;
   try {
     planned = await planReconcile(o);

@@ -11,7 +11,7 @@
  * Only links that answer decide "foreign"; links that stay unreadable on a live, non-exiting process are
  * reported as unknown (null), which is a blocker of its own, never a guess.
  */
-import { listTasks, readLink, readStat, statId, type FileId, type ProcStat } from '../sys/procfs.ts';
+import { listTasks, procDir, readLink, readStat, statId, type FileId, type ProcStat } from '../sys/procfs.ts';
 
 /** task flag: the thread is in do_exit (include/linux/sched.h) */
 const PF_EXITING = 0x00000004;
@@ -34,7 +34,7 @@ export const liveThread = (t: ProcStat | undefined): boolean => t !== undefined 
 
 /** The threads of `pid` that neither exited nor are exiting (each one's stat read). */
 export function liveThreads(pid: number): number[] {
-  return listTasks(pid).filter((tid) => liveThread(readStat(`/proc/${pid}/task/${tid}`)));
+  return listTasks(pid).filter((tid) => liveThread(readStat(procDir(pid, tid))));
 }
 
 /**

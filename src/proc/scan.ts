@@ -198,9 +198,9 @@ export function scanProcess(ctx: ScanCtx, pid: number, extraTables: number[] = [
   return { info, items, tasks };
 }
 
-/** The first tracer found on the process's threads (the lead's `lead` first), 0 when none is traced. */
-function tracerOf(pid: number, lead: number, others: readonly number[]): number {
-  if (lead !== 0) return lead;
+/** The first tracer found on the process's threads (`leadTracer`, the standing thread's, first), 0 when none. */
+function tracerOf(pid: number, leadTracer: number, others: readonly number[]): number {
+  if (leadTracer !== 0) return leadTracer;
   for (const tid of others) {
     const t = readStatus(procDir(pid, tid))?.tracerPid ?? 0;
     if (t !== 0) return t;
